@@ -167,6 +167,39 @@ public record DitConfig(int inChannels, int patchSize, int fPatchSize, int dim, 
         return out;
     }
 
+    /**
+     * Infers the configuration of a checkpoint that comes without {@code config.json} (a lone single-file
+     * DiT) from its tensor shapes (diffusers names, see {@link DitKeyMapping}): width, layer counts,
+     * caption width and head_dim ({@code norm_q}). The RoPE split is not stored in the weights, so only
+     * head_dim 128 is accepted (Z-Image's [32, 48, 48]); other models need their {@code config.json}.
+     *
+     * @throws IllegalArgumentException when the shapes do not identify a Z-Image DiT
+     */
+    public static DitConfig infer(java.util.Map<String, dev.zimage4j.safetensors.TensorView> t, String source) {
+        var x = t.get("all_x_embedder.2-1.weight");
+        var normQ = t.get("layers.0.attention.norm_q.weight");
+        var cap = t.get("cap_embedder.0.weight");
+        if (x == null || normQ == null || cap == null || x.shape().length != 2 || normQ.shape().length != 1 || cap.shape().length != 1)
+            throw new IllegalArgumentException(source + ": cannot infer a DiT config (x_embedder, layers.0 norm_q or cap_embedder "
+                    + "missing or not of the expected rank); put the model's config.json next to it");
+        int dim = Math.toIntExact(x.shape()[0]), headDim = Math.toIntExact(normQ.shape()[0]);
+        if (headDim != 128)
+            throw new IllegalArgumentException(source + ": head_dim " + headDim + " is not Z-Image's 128, so the RoPE axes "
+                    + "cannot be inferred; put the model's config.json next to it");
+        int patchVector = Math.toIntExact(x.shape()[1]);
+        if (patchVector % 4 != 0) throw new IllegalArgumentException(source + ": x_embedder input " + patchVector + " is not 2·2·channels");
+        DitConfig d = Z_IMAGE_TURBO;
+        return new DitConfig(patchVector / 4, 2, 1, dim, count(t, "layers."), count(t, "noise_refiner."), dim / headDim,
+                dim / headDim, d.normEps, Math.toIntExact(cap.shape()[0]), d.ropeTheta, d.axesDims, d.axesLens, d.tScale);
+    }
+
+    /** Number of blocks {@code prefix0.}, {@code prefix1.}, … present (by their attention_norm1). */
+    private static int count(java.util.Map<String, ?> t, String prefix) {
+        int n = 0;
+        while (t.containsKey(prefix + n + ".attention_norm1.weight")) n++;
+        return n;
+    }
+
     /** The {@code config.json} text for this configuration (what make-random-model writes). */
     public String toJson() {
         return """

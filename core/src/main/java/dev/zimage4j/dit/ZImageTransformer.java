@@ -4,6 +4,11 @@ import dev.zimage4j.kernels.Backend;
 import dev.zimage4j.kernels.Tensor;
 import dev.zimage4j.kernels.Weight;
 import dev.zimage4j.safetensors.Checkpoint;
+import dev.zimage4j.safetensors.Safetensors;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /**
  * The Z-Image S3-DiT ({@code ZImageTransformer2DModel}, spec §2): latent, model time and caption features
@@ -54,6 +59,31 @@ public final class ZImageTransformer implements AutoCloseable {
      */
     public static ZImageTransformer load(Checkpoint ckpt, DitConfig config, Backend backend) {
         return new ZImageTransformer(backend, config, DitWeights.load(ckpt, config, backend), ckpt);
+    }
+
+    /**
+     * Loads the DiT from {@code path}: a pipeline directory (its {@code transformer/} folder is used), a
+     * transformer folder holding {@code config.json} and the weights (diffusers shards with an index, one
+     * diffusers file, or one single-file / ComfyUI file), or a {@code .safetensors} file / index whose
+     * folder holds a {@code config.json}. Without any {@code config.json} the configuration is inferred
+     * from the tensor shapes ({@link DitConfig#infer}).
+     *
+     * @throws IOException            for an unreadable config
+     * @throws DitCheckpointException listing every missing, unknown or mis-shaped tensor
+     */
+    public static ZImageTransformer load(Path path, Backend backend) throws IOException {
+        if (Files.isDirectory(path.resolve("transformer"))) path = path.resolve("transformer");
+        Path configDir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
+        Checkpoint ckpt = Safetensors.open(path);
+        try {
+            DitConfig config = Files.isRegularFile(configDir.resolve("config.json"))
+                    ? DitConfig.load(configDir.resolve("config.json"))
+                    : DitConfig.infer(DitKeyMapping.map(ckpt).tensors(), ckpt.source());
+            return load(ckpt, config, backend);
+        } catch (IOException | RuntimeException e) {
+            ckpt.close();
+            throw e;
+        }
     }
 
     public DitConfig config() {
