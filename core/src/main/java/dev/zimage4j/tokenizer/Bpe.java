@@ -1,7 +1,6 @@
 package dev.zimage4j.tokenizer;
 
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentHashMap;
@@ -22,7 +21,7 @@ final class Bpe {
     private final Map<String, Integer> vocab;
     private final String[] idToToken;
     /** (left id, right id) → (rank, merged id), both packed into longs. */
-    private final Map<Long, Long> merges;
+    private final PairMap merges;
     /** Vocabulary id of each byte's single-character symbol. */
     private final int[] byteIds = new int[256];
     /** If set, a word that is itself in the vocabulary is not split (Hugging Face's ignore_merges). */
@@ -50,7 +49,7 @@ final class Bpe {
                         + Integer.toHexString(b) + " ('" + ByteLevel.BYTE_TO_CHAR[b] + "'); not a byte-level BPE vocabulary");
             byteIds[b] = id;
         }
-        this.merges = new HashMap<>();
+        this.merges = new PairMap(merges instanceof java.util.Collection<?> c ? c.size() : 1024);
         int rank = 0;
         for (String[] m : merges) {
             Integer a = vocab.get(m[0]), b = vocab.get(m[1]), ab = vocab.get(m[0] + m[1]);
@@ -127,8 +126,8 @@ final class Bpe {
             long best = Long.MAX_VALUE;
             int at = -1;
             for (int i = 0; i + 1 < n; i++) {
-                Long m = merges.get(pair(sym[i], sym[i + 1]));
-                if (m != null && (m >>> 32) < (best >>> 32)) {
+                long m = merges.get(pair(sym[i], sym[i + 1]));
+                if (m >= 0 && (m >>> 32) < (best >>> 32)) {
                     best = m;
                     at = i;
                 }
@@ -158,8 +157,7 @@ final class Bpe {
             int left = (int) e[1], right = (int) e[2];
             // stale: either side was merged away or changed since this entry was queued
             if (dead[left] || dead[right] || next[left] != right || sym[left] != (int) e[3] || sym[right] != (int) e[4]) continue;
-            Long m = merges.get(pair(sym[left], sym[right]));
-            sym[left] = (int) (long) m;
+            sym[left] = (int) merges.get(pair(sym[left], sym[right]));
             dead[right] = true;
             next[left] = next[right];
             if (next[right] >= 0) prev[next[right]] = left;
@@ -173,7 +171,41 @@ final class Bpe {
     }
 
     private void offer(PriorityQueue<long[]> queue, int[] sym, int left, int right) {
-        Long m = merges.get(pair(sym[left], sym[right]));
-        if (m != null) queue.add(new long[]{m >>> 32, left, right, sym[left], sym[right]});
+        long m = merges.get(pair(sym[left], sym[right]));
+        if (m >= 0) queue.add(new long[]{m >>> 32, left, right, sym[left], sym[right]});
+    }
+
+    /** Open-addressing map from a packed id pair to a packed (rank, id); no boxing, -1 for absent. */
+    private static final class PairMap {
+        private final long[] keys;
+        private final long[] values;
+        private final int mask;
+
+        PairMap(int expected) {
+            int cap = Integer.highestOneBit(Math.max(16, expected * 2) - 1) << 1;
+            keys = new long[cap];
+            values = new long[cap];
+            java.util.Arrays.fill(values, -1);
+            mask = cap - 1;
+        }
+
+        private int slot(long key) {
+            long h = key * 0x9E3779B97F4A7C15L;
+            int i = (int) (h ^ (h >>> 32)) & mask;
+            while (values[i] >= 0 && keys[i] != key) i = (i + 1) & mask;
+            return i;
+        }
+
+        void putIfAbsent(long key, long value) {
+            int i = slot(key);
+            if (values[i] < 0) {
+                keys[i] = key;
+                values[i] = value;
+            }
+        }
+
+        long get(long key) {
+            return values[slot(key)];
+        }
     }
 }

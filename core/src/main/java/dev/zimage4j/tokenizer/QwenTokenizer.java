@@ -1,8 +1,10 @@
 package dev.zimage4j.tokenizer;
 
-import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -58,7 +60,7 @@ public final class QwenTokenizer {
     public record AddedToken(int id, String content, boolean special, boolean normalized) {
     }
 
-    private QwenTokenizer(JsonNode root, String source) {
+    private QwenTokenizer(JsonNode root, Map<String, Integer> vocab, List<String[]> merges, String source) {
         this.source = source;
         JsonNode model = root.path("model");
         if (!"BPE".equals(model.path("type").asText()))
@@ -72,12 +74,9 @@ public final class QwenTokenizer {
         }
         if (model.path("byte_fallback").asBoolean(false))
             throw unsupported("model.byte_fallback", "true", "false");
-        JsonNode vocabNode = model.path("vocab");
-        if (!vocabNode.isObject() || vocabNode.isEmpty())
-            throw new TokenizerException(source + ": model.vocab is missing or empty");
-        Map<String, Integer> vocab = new HashMap<>(vocabNode.size() * 2);
-        vocabNode.properties().forEach(e -> vocab.put(e.getKey(), e.getValue().asInt()));
-        this.bpe = new Bpe(vocab, merges(model.path("merges")), model.path("ignore_merges").asBoolean(false), source);
+        if (vocab == null || vocab.isEmpty()) throw new TokenizerException(source + ": model.vocab is missing or empty");
+        if (merges == null) throw new TokenizerException(source + ": model.merges is missing");
+        this.bpe = new Bpe(vocab, merges, model.path("ignore_merges").asBoolean(false), source);
 
         List<AddedToken> raw = new ArrayList<>(), norm = new ArrayList<>();
         for (JsonNode t : root.path("added_tokens")) {
@@ -110,17 +109,73 @@ public final class QwenTokenizer {
         }
     }
 
-    /** Reads a {@code tokenizer.json} from a stream; {@code source} names it in messages. */
+    /**
+     * Reads a {@code tokenizer.json} from a stream; {@code source} names it in messages. The large
+     * {@code model.vocab} and {@code model.merges} are streamed (no JSON tree), the rest is read as a tree.
+     */
     public static QwenTokenizer read(InputStream json, String source) {
-        try {
-            JsonNode root = new ObjectMapper(JsonFactory.builder().build()).readTree(json);
-            if (root == null || !root.isObject()) throw new TokenizerException(source + ": not a JSON object");
-            return new QwenTokenizer(root, source);
+        ObjectMapper mapper = new ObjectMapper();
+        try (JsonParser p = mapper.createParser(json)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) throw new TokenizerException(source + ": not a JSON object");
+            ObjectNode root = mapper.createObjectNode();
+            ObjectNode model = mapper.createObjectNode();
+            Map<String, Integer> vocab = null;
+            List<String[]> merges = null;
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                p.nextToken();
+                if (!field.equals("model") || p.currentToken() != JsonToken.START_OBJECT) {
+                    root.set(field, mapper.readTree(p));
+                    continue;
+                }
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String mf = p.currentName();
+                    p.nextToken();
+                    if (mf.equals("vocab") && p.currentToken() == JsonToken.START_OBJECT) vocab = streamVocab(p, source);
+                    else if (mf.equals("merges") && p.currentToken() == JsonToken.START_ARRAY) merges = streamMerges(p, source);
+                    else model.set(mf, mapper.readTree(p));
+                }
+                root.set("model", model);
+            }
+            return new QwenTokenizer(root, vocab, merges, source);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new TokenizerException(source + ": not valid tokenizer JSON: " + e.getOriginalMessage(), e);
         } catch (IOException e) {
             throw new UncheckedIOException("reading " + source, e);
         }
+    }
+
+    private static Map<String, Integer> streamVocab(JsonParser p, String source) throws IOException {
+        Map<String, Integer> vocab = new HashMap<>(1 << 19);
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String token = p.currentName();
+            if (p.nextToken() != JsonToken.VALUE_NUMBER_INT)
+                throw new TokenizerException(source + ": model.vocab['" + token + "'] is not an integer id");
+            vocab.put(token, p.getIntValue());
+        }
+        return vocab;
+    }
+
+    /** Merges in either form: {@code ["a", "b"]} or {@code "a b"}. */
+    private static List<String[]> streamMerges(JsonParser p, String source) throws IOException {
+        List<String[]> out = new ArrayList<>(1 << 18);
+        for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
+            if (t == JsonToken.VALUE_STRING) {
+                String[] parts = p.getText().split(" ", -1);
+                if (parts.length != 2)
+                    throw new TokenizerException(source + ": merge " + out.size() + " '" + p.getText() + "' is not two symbols separated by one space");
+                out.add(parts);
+            } else if (t == JsonToken.START_ARRAY && p.nextToken() == JsonToken.VALUE_STRING) {
+                String a = p.getText();
+                String b = p.nextToken() == JsonToken.VALUE_STRING ? p.getText() : null;
+                if (b == null || p.nextToken() != JsonToken.END_ARRAY)
+                    throw new TokenizerException(source + ": merge " + out.size() + " is not [\"a\", \"b\"]");
+                out.add(new String[]{a, b});
+            } else {
+                throw new TokenizerException(source + ": merge " + out.size() + " is neither [\"a\", \"b\"] nor \"a b\"");
+            }
+        }
+        return out;
     }
 
     /** The Qwen3 tokenizer shipped with zimage4j (the file Z-Image-Turbo ships), loaded once. */
@@ -149,24 +204,6 @@ public final class QwenTokenizer {
     public static QwenTokenizer forModel(Path modelDir) {
         Path own = modelDir.resolve("tokenizer").resolve("tokenizer.json");
         return Files.isRegularFile(own) ? load(own) : bundled();
-    }
-
-    private List<String[]> merges(JsonNode node) {
-        if (!node.isArray()) throw new TokenizerException(source + ": model.merges is missing or not an array");
-        List<String[]> out = new ArrayList<>(node.size());
-        for (JsonNode m : node) {
-            if (m.isArray() && m.size() == 2 && m.get(0).isTextual() && m.get(1).isTextual()) {
-                out.add(new String[]{m.get(0).asText(), m.get(1).asText()});
-            } else if (m.isTextual()) {
-                String[] parts = m.asText().split(" ", -1);
-                if (parts.length != 2)
-                    throw new TokenizerException(source + ": merge " + out.size() + " '" + m.asText() + "' is not two symbols separated by one space");
-                out.add(parts);
-            } else {
-                throw new TokenizerException(source + ": merge " + out.size() + " is " + m + ", expected [\"a\", \"b\"] or \"a b\"");
-            }
-        }
-        return out;
     }
 
     private List<Normalizer.Form> normalizers(JsonNode n, String where) {
