@@ -101,7 +101,17 @@ public final class Safetensors {
         } catch (IOException e) {
             throw new SafetensorsException(name + ": cannot map: " + e.getMessage(), e);
         }
+        return slice(name, seg, into);
+    }
+
+    /**
+     * Validates the header at the start of {@code seg} (a whole file's bytes) and adds a zero-copy view of each
+     * of its tensors to {@code into}.
+     */
+    static Header slice(String name, MemorySegment seg, Map<String, TensorView> into) {
         long size = seg.byteSize();
+        if (size < 8)
+            throw new HeaderLengthException(name + ": " + size + " bytes, too short for the 8-byte header length");
         long n = seg.get(U64, 0);
         if (n < 0 || n > Header.MAX_HEADER_BYTES)
             throw new HeaderLengthException(name + ": header length " + Long.toUnsignedString(n)
