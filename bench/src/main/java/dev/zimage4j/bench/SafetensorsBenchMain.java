@@ -53,21 +53,21 @@ public final class SafetensorsBenchMain {
         if (quick) o.warmupIterations(1).warmupTime(TimeValue.seconds(1)).measurementIterations(2).measurementTime(TimeValue.seconds(1));
         Collection<RunResult> results = new Runner(o.build()).run();
 
-        // ms/op by benchmark name and by the MiB it processes
-        Map<Long, Map<String, Double>> bySize = new TreeMap<>();
+        // ms/op by benchmark name, grouped by "L<size>" (load) or "C<size>" (conversion), in that order
+        Map<String, Map<String, Double>> bySize = new TreeMap<>();
         for (RunResult r : results) {
             String b = r.getParams().getBenchmark();
             String name = b.substring(b.lastIndexOf('.') + 1);
             String mib = r.getParams().getParam(b.contains("Load") ? "sizeMiB" : "convertMiB");
-            bySize.computeIfAbsent(Long.parseLong(mib) * (b.contains("Load") ? 1 : -1), k -> new TreeMap<>())
+            bySize.computeIfAbsent(String.format("%s%012d", b.contains("Load") ? "L" : "M", Long.parseLong(mib)), k -> new TreeMap<>())
                     .put(name, r.getPrimaryResult().getScore());
         }
         System.out.printf("%nsafetensors benchmarks (GB = 1e9 bytes; conversions count BF16 input bytes)%n");
         System.out.printf("%-30s %10s %9s  %s%n", "benchmark", "ms/op", "GB/s", "vs baseline");
         bySize.forEach((key, ms) -> {
-            long mib = Math.abs(key);
+            long mib = Long.parseLong(key.substring(1));
             double bytes = mib * 1048576.0;
-            if (key > 0) {
+            if (key.startsWith("L")) {
                 row(ms, "readFile", mib, bytes, null);
                 row(ms, "openTouchPages", mib, bytes, "readFile");
                 row(ms, "openLoad", mib, bytes, "readFile");
