@@ -30,31 +30,37 @@ public final class ByteSink {
         written += n;
     }
 
+    /** One byte. */
     public void putByte(byte v) throws IOException {
         room(1);
         buf.put(v);
     }
 
+    /** A little-endian 16-bit value (e.g. raw BF16 / F16 bits). */
     public void putShort(short v) throws IOException {
         room(2);
         buf.putShort(v);
     }
 
+    /** A little-endian 32-bit integer. */
     public void putInt(int v) throws IOException {
         room(4);
         buf.putInt(v);
     }
 
+    /** A little-endian 64-bit integer. */
     public void putLong(long v) throws IOException {
         room(8);
         buf.putLong(v);
     }
 
+    /** A little-endian F32. */
     public void putFloat(float v) throws IOException {
         room(4);
         buf.putFloat(v);
     }
 
+    /** A little-endian F64. */
     public void putDouble(double v) throws IOException {
         room(8);
         buf.putDouble(v);
@@ -78,6 +84,7 @@ public final class ByteSink {
         for (int i = 0; i < len; i++) putFloat(dtype, v[off + i]);
     }
 
+    /** Bytes {@code b[off, off+len)} as they are. */
     public void put(byte[] b, int off, int len) throws IOException {
         put(MemorySegment.ofArray(b).asSlice(off, len));
     }

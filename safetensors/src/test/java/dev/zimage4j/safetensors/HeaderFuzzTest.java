@@ -31,7 +31,7 @@ class HeaderFuzzTest {
     private static final long SEED = 20261129L;
     private static final int CASES = 10_000;
     /** Every this many cases goes through a real file, mapping and arena; the rest through the same parser in memory. */
-    private static final int FILE_EVERY = 20;
+    private static final int FILE_EVERY = 40;
 
     /** The concrete exception types a malformed file may produce (never a bare base type, never anything else). */
     private static final Set<Class<?>> SPECIFIC = Set.of(HeaderLengthException.class, HeaderEncodingException.class,
@@ -119,7 +119,7 @@ class HeaderFuzzTest {
             } catch (SafetensorsException e) {
                 if (!SPECIFIC.contains(e.getClass()))
                     fail("case " + c + ": unspecific " + e.getClass().getSimpleName() + ": " + e.getMessage(), e);
-                assertTrue(e.getMessage().contains(f.toString()), "case " + c + " names the file: " + e.getMessage());
+                if (!e.getMessage().contains(f.toString())) fail("case " + c + " does not name the file: " + e.getMessage());
                 outcome = e.getClass().getSimpleName();
             } catch (RuntimeException e) {
                 throw new AssertionError("case " + c + " (kind " + kind + ") escaped as " + e, e);
