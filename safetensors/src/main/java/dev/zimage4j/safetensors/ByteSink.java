@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.WritableByteChannel;
+import java.util.Objects;
 
 /**
  * A buffered little-endian byte stream into a file being written by {@link SafetensorsWriter}. Counts what
@@ -79,9 +80,26 @@ public final class ByteSink {
         }
     }
 
-    /** {@code v[off, off+len)} stored as {@code dtype}. */
+    /** {@code v[off, off+len)} stored as {@code dtype} (rounded as {@link #putFloat(DType, float)} does), a buffer-full at a time. */
     public void putFloats(DType dtype, float[] v, int off, int len) throws IOException {
-        for (int i = 0; i < len; i++) putFloat(dtype, v[off + i]);
+        if (!dtype.isFloat()) throw new IllegalArgumentException(dtype + " is not a floating-point dtype");
+        Objects.checkFromIndexSize(off, len, v.length);
+        int size = dtype.bytes();
+        for (int i = 0; i < len; ) {
+            if (buf.remaining() < size) flush();
+            int n = Math.min(len - i, buf.remaining() / size), end = off + i + n;
+            switch (dtype) {
+                case F32 -> buf.asFloatBuffer().put(v, off + i, n);
+                case F64 -> { for (int k = off + i; k < end; k++) buf.putDouble(v[k]); }
+                case BF16 -> { for (int k = off + i; k < end; k++) buf.putShort(FloatConversion.floatToBf16(v[k])); }
+                case F16 -> { for (int k = off + i; k < end; k++) buf.putShort(FloatConversion.floatToF16(v[k])); }
+                case F8_E4M3 -> { for (int k = off + i; k < end; k++) buf.put(FloatConversion.floatToE4m3(v[k])); }
+                default -> { for (int k = off + i; k < end; k++) buf.put(FloatConversion.floatToE5m2(v[k])); }
+            }
+            if (dtype == DType.F32) buf.position(buf.position() + 4 * n); // the float view does not move buf
+            written += (long) n * size;
+            i += n;
+        }
     }
 
     /** Bytes {@code b[off, off+len)} as they are. */
