@@ -11,8 +11,8 @@ import static dev.zimage4j.kernels.cpu.Gemm.S;
 
 /**
  * Flash-style scaled-dot-product attention: per (head, block of {@link #BQ} queries) the keys are swept in
- * blocks; each block's scores {@code Q·Kᵀ} and the update {@code O += P·V} run on the GEMM micro-kernel
- * over packed panels, and the softmax is computed online (running max and sum per query row), so memory
+ * blocks; each block's scores {@code Q·Kᵀ} (Q read in place, K block packed) and the update {@code O += P·V}
+ * (P read in place, V block packed) run on the GEMM micro-kernel, and the softmax is computed online (running max and sum per query row), so memory
  * is O(block²) per thread and the score matrix never exists.
  */
 final class Attention {
@@ -30,16 +30,14 @@ final class Attention {
 
     /** Per-thread buffers. */
     static final class Scratch {
-        float[] qp = new float[0], kp = new float[0], vp = new float[0], pp = new float[0];
+        float[] kp = new float[0], vp = new float[0];
         float[] s = new float[0], o = new float[0];
         final float[] m = new float[BQ], l = new float[BQ];
 
         void ensure(int d, int bk) {
             int dPad = Gemm.roundUp(d, NR), bkPad = Gemm.roundUp(bk, NR);
-            if (qp.length < BQ * d) qp = new float[BQ * d];
             if (kp.length < bkPad * d) kp = new float[bkPad * d];
             if (vp.length < bk * dPad) vp = new float[bk * dPad];
-            if (pp.length < BQ * bk) pp = new float[BQ * bk];
             if (s.length < BQ * bkPad) s = new float[BQ * bkPad];
             if (o.length < BQ * dPad) o = new float[BQ * dPad];
         }
@@ -71,19 +69,17 @@ final class Attention {
         java.util.Arrays.fill(o, 0, bq * dPad, 0f);
         java.util.Arrays.fill(m, 0, bq, Float.NEGATIVE_INFINITY);
         java.util.Arrays.fill(l, 0, bq, 0f);
-        Gemm.packRowsA(sc.qp, q, qOff, ldq, 0, bq, 0, d);
         int kEnd = causal ? Math.min(keys, q0 + bq) : keys;
         for (int kb = 0; kb < kEnd; kb += bk) {
             int n = Math.min(bk, kEnd - kb);
             Gemm.packTransposedB(sc.kp, k, kOff + kb * ldk, ldk, 0, n, 0, d);
-            Gemm.macro(gs, d, sc.qp, bq, sc.kp, n, s, 0, bkPad, null, 0, false);
+            Gemm.macro(gs, d, q, qOff, ldq, bq, sc.kp, n, s, 0, bkPad, null, 0, false);
             for (int r = 0; r < bq; r++) {
                 int valid = causal ? Math.min(n, q0 + r - kb + 1) : n;
                 softmaxRow(s, r * bkPad, n, valid, scale, m, l, r, o, r * dPad, d);
             }
-            Gemm.packRowsA(sc.pp, s, 0, bkPad, 0, bq, 0, n);
             Gemm.packRowMajorB(sc.vp, v, vOff + kb * ldk, ldk, 0, d, 0, n);
-            Gemm.macro(gs, n, sc.pp, bq, sc.vp, d, o, 0, dPad, null, 0, true);
+            Gemm.macro(gs, n, s, 0, bkPad, bq, sc.vp, d, o, 0, dPad, null, 0, true);
         }
         for (int r = 0; r < bq; r++) {
             float inv = 1f / l[r];
