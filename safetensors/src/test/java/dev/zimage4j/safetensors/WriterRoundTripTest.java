@@ -95,6 +95,39 @@ class WriterRoundTripTest {
         }
     }
 
+    /** Bulk putFloats across many buffer refills, starting at an odd buffer position, equals element-wise rounding. */
+    @Test
+    void bulkFloatsAcrossBufferBoundaries() {
+        int n = 600_001;
+        float[] v = new float[n];
+        Random r = new Random(7);
+        for (int i = 0; i < n; i++) v[i] = (float) r.nextGaussian() * (i % 3 == 0 ? 1e-3f : 10f);
+        SafetensorsWriter w = new SafetensorsWriter().add("odd", DType.U8, new long[]{3}, s -> s.put(new byte[3], 0, 3));
+        DType[] types = {DType.F32, DType.BF16, DType.F64, DType.F16, DType.F8_E4M3, DType.F8_E5M2};
+        for (DType t : types)
+            w.add(t.name(), t, new long[]{n}, s -> {
+                for (int off = 0; off < n; off += 70_001) s.putFloats(t, v, off, Math.min(70_001, n - off));
+            });
+        Path f = dir.resolve("bulk.safetensors");
+        w.write(f);
+        try (Checkpoint c = Safetensors.open(f)) {
+            for (DType t : types) {
+                TensorView tv = c.get(t.name());
+                for (int i = 0; i < n; i++) {
+                    float want = switch (t) {
+                        case F32, F64 -> v[i];
+                        case BF16 -> FloatConversion.bf16ToFloat(FloatConversion.floatToBf16(v[i]));
+                        case F16 -> FloatConversion.f16ToFloat(FloatConversion.floatToF16(v[i]));
+                        case F8_E4M3 -> FloatConversion.e4m3ToFloat(FloatConversion.floatToE4m3(v[i]));
+                        default -> FloatConversion.e5m2ToFloat(FloatConversion.floatToE5m2(v[i]));
+                    };
+                    if (Float.floatToIntBits(want) != Float.floatToIntBits(tv.getFloat(i)))
+                        fail(t + "[" + i + "]: wrote " + v[i] + ", expected " + want + ", read " + tv.getFloat(i));
+                }
+            }
+        }
+    }
+
     @Test
     void shardedRoundTripsThroughItsIndex() throws IOException {
         SafetensorsWriter w = everyDType();
