@@ -154,14 +154,15 @@ public final class ZImagePipeline implements ImageGenerator {
 
     private static ZImageTransformer loadDit(ModelFiles files, Backend backend) throws IOException {
         Checkpoint ckpt = Safetensors.open(files.transformer());
+        DitConfig config;
         try {
-            DitConfig config = files.transformerConfig() != null ? DitConfig.load(files.transformerConfig())
+            config = files.transformerConfig() != null ? DitConfig.load(files.transformerConfig())
                     : DitConfig.infer(DitKeyMapping.map(ckpt).tensors(), ckpt.source());
-            return ZImageTransformer.load(ckpt, config, backend);
         } catch (RuntimeException | IOException e) {
             ckpt.close();
             throw e;
         }
+        return ZImageTransformer.load(ckpt, config, backend); // closes the checkpoint itself if loading fails
     }
 
     // ------------------------------------------------------------------ ImageGenerator
