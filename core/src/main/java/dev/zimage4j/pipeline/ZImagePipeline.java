@@ -22,6 +22,7 @@ import dev.zimage4j.tokenizer.TokenizedPrompt;
 import dev.zimage4j.vae.Vae;
 import dev.zimage4j.vae.VaeConfig;
 import dev.zimage4j.vae.VaeEncoder;
+import dev.zimage4j.vae.VaeWorkspace;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -256,6 +257,9 @@ public final class ZImagePipeline implements ImageGenerator {
         int[] lens = dit.config().axesLens();
         if (r.height() / m > lens[1]) throw new InvalidRequestException("height", "must be at most " + lens[1] * m + " for this model, got " + r.height());
         if (r.width() / m > lens[2]) throw new InvalidRequestException("width", "must be at most " + lens[2] * m + " for this model, got " + r.width());
+        if (!vae.decoder().fits(latentSide(r.height()), latentSide(r.width())))
+            throw new InvalidRequestException("width", "× height " + r.width() + "×" + r.height() + " is too large for one VAE pass "
+                    + "(an activation buffer would exceed " + VaeWorkspace.MAX_BUFFER_ELEMENTS + " floats); use fewer pixels");
         if (r.initImage() != null && !vae.hasEncoder())
             throw new InvalidRequestException("image", "img2img needs VAE encoder weights, which this model's VAE file lacks");
     }
