@@ -127,8 +127,8 @@ public final class GenerateCommand implements Command {
         return 0;
     }
 
-    /** The PNG text chunks recorded with every image. */
-    static Map<String, String> metadata(GeneratedImage img, String modelId) {
+    /** The PNG text chunks recorded with every image (also by the server, so its files match the CLI's). */
+    public static Map<String, String> metadata(GeneratedImage img, String modelId) {
         GenerationRequest r = img.request();
         Map<String, String> m = new LinkedHashMap<>();
         m.put("prompt", r.prompt());
