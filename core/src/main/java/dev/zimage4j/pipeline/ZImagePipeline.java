@@ -207,34 +207,20 @@ public final class ZImagePipeline implements ImageGenerator {
         double textMs = (System.nanoTime() - t0) / 1e6;
 
         int lh = latentSide(request.height()), lw = latentSide(request.width());
-        int channels = latentChannels();
         List<GeneratedImage> out = new ArrayList<>(request.count());
         for (int k = 0; k < request.count(); k++) {
             cancel.check();
             Map<String, Double> stages = new LinkedHashMap<>();
             stages.put("text", textMs);
             long seed = request.seed() + k;
-            TorchGenerator generator = new TorchGenerator(seed);
-            FlowMatchSchedule schedule = FlowMatchSchedule.create(scheduler, request.steps(), (lh / 2) * (lw / 2));
-            float[] latents;
-            if (request.initImage() == null) {
-                latents = generator.randn(1, channels, lh, lw);
-            } else {
-                long e0 = System.nanoTime();
-                int start = FlowMatchSchedule.img2imgStart(request.steps(), request.strength());
-                if (start >= request.steps())
-                    throw new InvalidRequestException("strength", request.strength() + " with " + request.steps() + " steps leaves no step to run");
-                latents = encodeImage(request.initImage(), request.width(), request.height(), generator);
-                schedule = schedule.from(start);
-                schedule.noise(latents, generator.randn(1, channels, lh, lw));
-                stages.put("encode", (System.nanoTime() - e0) / 1e6);
-            }
-            final int image = k;
+            long e0 = System.nanoTime();
+            Start start = start(request, new TorchGenerator(seed), lh, lw);
+            if (request.initImage() != null) stages.put("encode", (System.nanoTime() - e0) / 1e6);
+            final int image = k, steps = start.schedule().steps();
             final ProgressListener listener = progress;
-            final int steps = schedule.steps();
             long d0 = System.nanoTime();
             long[] last = {d0};
-            latents = denoise(latents, lh, lw, pos, neg, schedule, guidance, (step, x) -> {
+            float[] latents = denoise(start.latents(), lh, lw, pos, neg, start.schedule(), guidance, (step, x) -> {
                 long now = System.nanoTime();
                 stages.put("step " + (step + 1), (now - last[0]) / 1e6);
                 last[0] = now;
@@ -248,6 +234,27 @@ public final class ZImagePipeline implements ImageGenerator {
             out.add(new GeneratedImage(request.width(), request.height(), rgb, request, seed, stages));
         }
         return out;
+    }
+
+    /** Where one image's denoising starts: its latents and the steps left to run. */
+    private record Start(float[] latents, FlowMatchSchedule schedule) {
+    }
+
+    /**
+     * txt2img: seeded noise and the whole schedule. img2img (diffusers' order of draws from one generator):
+     * the encoded image's posterior sample, then the noise, mixed at σ of the start step that the strength
+     * gives, and the schedule from that step.
+     */
+    private Start start(GenerationRequest r, TorchGenerator generator, int lh, int lw) {
+        FlowMatchSchedule schedule = FlowMatchSchedule.create(scheduler, r.steps(), (lh / 2) * (lw / 2));
+        if (r.initImage() == null) return new Start(generator.randn(1, latentChannels(), lh, lw), schedule);
+        int first = FlowMatchSchedule.img2imgStart(r.steps(), r.strength());
+        if (first >= r.steps())
+            throw new InvalidRequestException("strength", r.strength() + " with " + r.steps() + " steps leaves no step to run");
+        float[] latents = encodeImage(r.initImage(), r.width(), r.height(), generator);
+        FlowMatchSchedule tail = schedule.from(first);
+        tail.noise(latents, generator.randn(1, latentChannels(), lh, lw));
+        return new Start(latents, tail);
     }
 
     private void checkFitsModel(GenerationRequest r) {
