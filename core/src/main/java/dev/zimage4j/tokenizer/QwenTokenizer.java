@@ -95,6 +95,10 @@ public final class QwenTokenizer {
         this.normalizedAdded = new AddedTokens(norm);
         this.normalizers = normalizers(root.path("normalizer"), "normalizer").toArray(Normalizer.Form[]::new);
         this.splits = splits(root.path("pre_tokenizer")).toArray(Splitter[]::new);
+        // the pipeline's tokenizer call runs the post-processor; Qwen's (ByteLevel) adds no tokens, a template one would
+        JsonNode post = root.path("post_processor");
+        if (!post.isNull() && !post.isMissingNode() && !"ByteLevel".equals(post.path("type").asText()))
+            throw unsupported("post_processor.type", post.path("type").asText(), "ByteLevel or null (no tokens added around the text)");
         JsonNode decoder = root.path("decoder");
         if (!decoder.isNull() && !decoder.isMissingNode() && !"ByteLevel".equals(decoder.path("type").asText()))
             throw unsupported("decoder.type", decoder.path("type").asText(), "ByteLevel");

@@ -148,6 +148,9 @@ class QwenTokenizerTest {
         String wordPiece = json.replace("\"type\":\"BPE\"", "\"type\":\"WordPiece\"");
         e = assertThrows(TokenizerException.class, () -> QwenTokenizer.read(new ByteArrayInputStream(wordPiece.getBytes(StandardCharsets.UTF_8)), "mini"));
         assertTrue(e.getMessage().contains("model.type is WordPiece"), e.getMessage());
+        String template = json.replace("\"decoder\"", "\"post_processor\":{\"type\":\"TemplateProcessing\"},\"decoder\"");
+        e = assertThrows(TokenizerException.class, () -> QwenTokenizer.read(new ByteArrayInputStream(template.getBytes(StandardCharsets.UTF_8)), "mini"));
+        assertTrue(e.getMessage().contains("post_processor.type is TemplateProcessing"), e.getMessage());
         e = assertThrows(TokenizerException.class, () -> QwenTokenizer.read(new ByteArrayInputStream("[1,2]".getBytes(StandardCharsets.UTF_8)), "mini"));
         assertTrue(e.getMessage().contains("not a JSON object"), e.getMessage());
     }
