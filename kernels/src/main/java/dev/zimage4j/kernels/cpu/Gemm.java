@@ -175,6 +175,12 @@ final class Gemm {
      */
     static void macro(Scratch s, int kc, float[] a, int ao, int lda, int mc, float[] bp, int n,
                       float[] c, int cOff, int ldc, float[] bias, int j0, boolean acc) {
+        macro(s, kc, kc, a, ao, lda, mc, bp, 0, n, c, cOff, ldc, bias, j0, acc);
+    }
+
+    /** As above, with B panels of depth {@code kc} read at {@code bp[bo + (j/NR)·NR·bDepth ...]}. */
+    static void macro(Scratch s, int kc, int bDepth, float[] a, int ao, int lda, int mc, float[] bp, int bo, int n,
+                      float[] c, int cOff, int ldc, float[] bias, int j0, boolean acc) {
         float[] tile = s.tile;
         int mFull = mc / MR * MR;
         if (mFull < mc) { // the last rows, padded with zero rows to a full micro-tile
@@ -190,9 +196,9 @@ final class Gemm {
                 float[] aa = mr == MR ? a : s.aEdge;
                 int aOff = mr == MR ? ao + ir * lda : 0, aLd = mr == MR ? lda : kc;
                 if (mr == MR && nr == NR) {
-                    kernel(kc, aa, aOff, aLd, bp, jr * kc, c, ci, ldc, bias, j0 + jr, acc);
+                    kernel(kc, aa, aOff, aLd, bp, bo + jr * bDepth, c, ci, ldc, bias, j0 + jr, acc);
                 } else {
-                    kernel(kc, aa, aOff, aLd, bp, jr * kc, tile, 0, NR, null, 0, false);
+                    kernel(kc, aa, aOff, aLd, bp, bo + jr * bDepth, tile, 0, NR, null, 0, false);
                     for (int r = 0; r < mr; r++) {
                         for (int j = 0; j < nr; j++) {
                             float v = tile[r * NR + j];
@@ -212,10 +218,19 @@ final class Gemm {
      */
     static void kernel(int kc, float[] a, int ao, int lda, float[] b, int bo, float[] c, int co, int ldc,
                        float[] bias, int biasOff, boolean acc) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31;
+        if (acc) { // start from C: its loads overlap the first iterations instead of stalling the epilogue
+            c00 = FloatVector.fromArray(S, c, co);
+            c01 = FloatVector.fromArray(S, c, co + L);
+            c10 = FloatVector.fromArray(S, c, co + ldc);
+            c11 = FloatVector.fromArray(S, c, co + ldc + L);
+            c20 = FloatVector.fromArray(S, c, co + 2 * ldc);
+            c21 = FloatVector.fromArray(S, c, co + 2 * ldc + L);
+            c30 = FloatVector.fromArray(S, c, co + 3 * ldc);
+            c31 = FloatVector.fromArray(S, c, co + 3 * ldc + L);
+        } else {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = FloatVector.zero(S);
+        }
         int a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda;
         for (int p = 0; p < kc; p++) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo);
@@ -236,16 +251,6 @@ final class Gemm {
         }
         // Epilogue written out in place: a helper taking vectors as arguments would not be inlined into this
         // large method, and C2 would then box the accumulators on every loop iteration.
-        if (acc) {
-            c00 = c00.add(FloatVector.fromArray(S, c, co));
-            c01 = c01.add(FloatVector.fromArray(S, c, co + L));
-            c10 = c10.add(FloatVector.fromArray(S, c, co + ldc));
-            c11 = c11.add(FloatVector.fromArray(S, c, co + ldc + L));
-            c20 = c20.add(FloatVector.fromArray(S, c, co + 2 * ldc));
-            c21 = c21.add(FloatVector.fromArray(S, c, co + 2 * ldc + L));
-            c30 = c30.add(FloatVector.fromArray(S, c, co + 3 * ldc));
-            c31 = c31.add(FloatVector.fromArray(S, c, co + 3 * ldc + L));
-        }
         if (bias != null) {
             FloatVector v0 = FloatVector.fromArray(S, bias, biasOff), v1 = FloatVector.fromArray(S, bias, biasOff + L);
             c00 = c00.add(v0);
@@ -273,22 +278,20 @@ final class Gemm {
     record TransposedB(float[] x, int off, int ld) implements Panels {
         @Override
         public void pack(float[] dst, float[] tmp, int start, int count, int p0, int kc) {
-            packTransposedB(dst, x, off, ld, start, count, p0, kc);
+            packTransposedB(dst, 0, x, off, ld, start, count, p0, kc);
         }
     }
 
-    static void packTransposedB(float[] dst, float[] x, int off, int ld, int start, int count, int p0, int kc) {
-        {
-            for (int j0 = 0; j0 < count; j0 += NR) {
-                int base = j0 * kc;
-                int cols = Math.min(NR, count - j0);
-                for (int j = 0; j < NR; j++) {
-                    if (j < cols) {
-                        int src = off + (start + j0 + j) * ld + p0;
-                        for (int p = 0; p < kc; p++) dst[base + p * NR + j] = x[src + p];
-                    } else {
-                        for (int p = 0; p < kc; p++) dst[base + p * NR + j] = 0f;
-                    }
+    static void packTransposedB(float[] dst, int dOff, float[] x, int off, int ld, int start, int count, int p0, int kc) {
+        for (int j0 = 0; j0 < count; j0 += NR) {
+            int base = dOff + j0 * kc;
+            int cols = Math.min(NR, count - j0);
+            for (int j = 0; j < NR; j++) {
+                if (j < cols) {
+                    int src = off + (start + j0 + j) * ld + p0;
+                    for (int p = 0; p < kc; p++) dst[base + p * NR + j] = x[src + p];
+                } else {
+                    for (int p = 0; p < kc; p++) dst[base + p * NR + j] = 0f;
                 }
             }
         }
@@ -317,24 +320,22 @@ final class Gemm {
     record RowMajorB(float[] x, int off, int ld) implements Panels {
         @Override
         public void pack(float[] dst, float[] tmp, int start, int count, int p0, int kc) {
-            packRowMajorB(dst, x, off, ld, start, count, p0, kc);
+            packRowMajorB(dst, 0, x, off, ld, start, count, p0, kc);
         }
     }
 
-    static void packRowMajorB(float[] dst, float[] x, int off, int ld, int start, int count, int p0, int kc) {
-        {
-            for (int j0 = 0; j0 < count; j0 += NR) {
-                int base = j0 * kc;
-                int cols = Math.min(NR, count - j0);
-                for (int p = 0; p < kc; p++) {
-                    int src = off + (p0 + p) * ld + start + j0;
-                    int d = base + p * NR;
-                    if (cols == NR) {
-                        System.arraycopy(x, src, dst, d, NR);
-                    } else {
-                        System.arraycopy(x, src, dst, d, cols);
-                        for (int j = cols; j < NR; j++) dst[d + j] = 0f;
-                    }
+    static void packRowMajorB(float[] dst, int dOff, float[] x, int off, int ld, int start, int count, int p0, int kc) {
+        for (int j0 = 0; j0 < count; j0 += NR) {
+            int base = dOff + j0 * kc;
+            int cols = Math.min(NR, count - j0);
+            for (int p = 0; p < kc; p++) {
+                int src = off + (p0 + p) * ld + start + j0;
+                int d = base + p * NR;
+                if (cols == NR) {
+                    System.arraycopy(x, src, dst, d, NR);
+                } else {
+                    System.arraycopy(x, src, dst, d, cols);
+                    for (int j = cols; j < NR; j++) dst[d + j] = 0f;
                 }
             }
         }
