@@ -126,7 +126,7 @@ public final class Safetensors {
         for (Header.Entry e : h.tensors()) {
             TensorView v = new TensorView(e.name(), e.dtype(), e.shape(), seg.asSlice(dataStart + e.begin(), e.byteLength()));
             if (into.putIfAbsent(e.name(), v) != null)
-                throw new DuplicateTensorException(name + ": tensor '" + e.name() + "' is also in another shard");
+                throw new DuplicateTensorException(name + ": tensor '" + e.name() + "' appears twice");
         }
         return h;
     }

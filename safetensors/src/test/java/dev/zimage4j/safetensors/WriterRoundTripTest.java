@@ -16,6 +16,7 @@ import java.util.Random;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class WriterRoundTripTest {
     @TempDir
@@ -189,6 +190,8 @@ class WriterRoundTripTest {
     @Test
     void tensorsBeyondTwoGiB() throws IOException {
         long big = (1L << 31) + 24;
+        // the file is sparse on every usual file system; should one not be, make sure it still fits
+        assumeTrue(Files.getFileStore(dir).getUsableSpace() > 2 * big, "needs room for a 2 GiB file should holes not be sparse");
         String header = "{\"big\":{\"dtype\":\"U8\",\"shape\":[" + big + "],\"data_offsets\":[0," + big + "]},"
                 + "\"tail\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[" + big + "," + (big + 8) + "]}}";
         Path f = Raw.write(dir.resolve("sparse.safetensors"), Raw.file(header, new byte[0]));
