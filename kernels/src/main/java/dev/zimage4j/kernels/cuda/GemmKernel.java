@@ -1,0 +1,409 @@
+package dev.zimage4j.kernels.cuda;
+
+import dev.zimage4j.kernels.ptx.Ptx;
+import dev.zimage4j.kernels.ptx.PtxType;
+import dev.zimage4j.kernels.ptx.Reg;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.zimage4j.kernels.ptx.Ptx.at;
+import static dev.zimage4j.kernels.ptx.Ptx.vec;
+
+/**
+ * The one GEMM generator: {@code y[M,N] (+)= A[M,K] · B[N,K]ᵀ (+ bias[N])} on tensor cores
+ * ({@code mma.sync.m16n8k16} bf16 × bf16 → f32), every variant (tile shape, operand source, epilogue)
+ * generated from one {@link Config}.
+ *
+ * <p>Design (docs/cuda-notes §6, §9 "mma.sync fallback"): a CTA computes a {@code bm × bn} tile with
+ * {@code warpsM × warpsN} warps, K in steps of {@value #BK}. Two shared-memory stages: while the warps
+ * multiply stage s, the next k-tile is fetched — bf16 weights with {@code cp.async} straight into the
+ * other stage, f32 activations into registers (converted to bf16 and stored after the multiply).
+ * Fragments come from {@code ldmatrix.x4}; shared rows are padded by 16 B so the 8 rows of an
+ * {@code ldmatrix} phase hit 8 different bank groups.
+ *
+ * <p>Operands: A is f32 activations, dense {@code [M][K]} or gathered on the fly from a CHW image
+ * (implicit-GEMM convolution: M = output pixels, K = C_in·k·k); B is bf16 (weights) or f32
+ * (activation × activationᵀ). Epilogues: plain store, residual add, SwiGLU over two weights
+ * (dual accumulators), optional bias (a runtime null check), and a transposed store (conv output CHW).
+ */
+final class GemmKernel {
+
+    private GemmKernel() {
+    }
+
+    static final int BK = 32;
+    /** Shared row stride in bytes: 32 bf16 + 16 B of padding. */
+    static final int SROW = (BK + 8) * 2;
+
+    /** Where A comes from. */
+    enum ASource { DENSE, IM2COL }
+
+    /** What the epilogue does with the f32 accumulator. */
+    enum Epilogue {
+        /** y = acc (+bias). */
+        STORE,
+        /** y += acc (+bias). */
+        ADD,
+        /** y = silu(acc_gate) · acc_up (two weights). */
+        SWIGLU,
+        /** y[n][m] = acc (+bias): the conv output in CHW. */
+        STORE_TRANSPOSED
+    }
+
+    /**
+     * One GEMM variant.
+     *
+     * @param bm      CTA rows
+     * @param bn      CTA columns
+     * @param warpsM  warps along M
+     * @param warpsN  warps along N
+     * @param a       A source
+     * @param bF32    B is f32 (else bf16)
+     * @param epi     epilogue
+     * @param vec     16-byte vector loads (needs K % 8 == 0 and 16-B aligned operands; IM2COL is always scalar for A)
+     */
+    record Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec) {
+        Config {
+            if (bm % (16 * warpsM) != 0 || bn % (16 * warpsN) != 0)
+                throw new IllegalArgumentException("tile " + bm + "x" + bn + " does not split into " + warpsM + "x" + warpsN + " warps of 16-multiples");
+            if (epi == Epilogue.SWIGLU && bF32) throw new IllegalArgumentException("SwiGLU takes bf16 weights");
+        }
+
+        int threads() {
+            return 32 * warpsM * warpsN;
+        }
+
+        boolean dual() {
+            return epi == Epilogue.SWIGLU;
+        }
+
+        String entry() {
+            return "gemm_" + bm + "x" + bn + "_w" + warpsM + "x" + warpsN + "_" + a.name().toLowerCase() + "_b"
+                    + (bF32 ? "f32" : "bf16") + "_" + epi.name().toLowerCase() + (vec ? "_vec" : "_scalar");
+        }
+
+        int stageBytes() {
+            return (bm + bn * (dual() ? 2 : 1)) * SROW;
+        }
+    }
+
+    /** The standard variants: 128×128 (8 warps, 64×32 per warp); SwiGLU 128×64 with two accumulator sets. */
+    static Config config(ASource a, boolean bF32, Epilogue epi, boolean vec) {
+        return epi == Epilogue.SWIGLU ? new Config(128, 64, 2, 4, a, bF32, epi, vec) : new Config(128, 128, 2, 4, a, bF32, epi, vec);
+    }
+
+    /** All variants the backend can ask for (for dump-ptx and the ptxas test). */
+    static List<Config> allConfigs() {
+        List<Config> out = new ArrayList<>();
+        for (boolean vec : new boolean[]{true, false}) {
+            for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU}) out.add(config(ASource.DENSE, false, e, vec));
+            out.add(config(ASource.DENSE, true, Epilogue.STORE, vec));
+        }
+        out.add(config(ASource.IM2COL, false, Epilogue.STORE_TRANSPOSED, false));
+        out.add(config(ASource.IM2COL, false, Epilogue.STORE_TRANSPOSED, true));
+        return out;
+    }
+
+    /**
+     * Generates {@code entry(y, a, b, b2, bias, M, N, K, Cin, H, W, ks, stride, padT, padL, Wout)}; the conv
+     * geometry is read only by IM2COL variants, {@code b2} only by SwiGLU, {@code bias} may be 0.
+     * Launch with grid {@code (ceil(N/bn), ceil(M/bm))} and {@link Config#threads()} threads.
+     */
+    static Ptx generate(Config c) {
+        Ptx k = new Ptx(c.entry());
+        int T = c.threads();
+        k.directive(".maxntid " + T + ", 1, 1");
+        Reg y = k.paramPtr("y"), a = k.paramPtr("a"), b = k.paramPtr("b"), b2 = k.paramPtr("b2"), bias = k.paramPtr("bias");
+        Reg M = k.paramU32("M"), N = k.paramU32("N"), K = k.paramU32("K");
+        Reg cin = k.paramU32("Cin"), H = k.paramU32("H"), W = k.paramU32("W"), ks = k.paramU32("ks"),
+                stride = k.paramU32("stride"), padT = k.paramU32("padT"), padL = k.paramU32("padL"), wout = k.paramU32("Wout");
+
+        Reg smem = k.shared("smem", 2 * c.stageBytes(), 128);
+        Reg tid = k.special("%tid.x");
+        Reg lane = k.iop("and.b32", tid, 31), warp = k.iop("shr.u32", tid, 5);
+        Reg wm = k.iop("rem.u32", warp, c.warpsM()), wn = k.iop("div.u32", warp, c.warpsM());
+        Reg m0 = k.iop("mul.lo.s32", k.special("%ctaid.y"), c.bm()), n0 = k.iop("mul.lo.s32", k.special("%ctaid.x"), c.bn());
+        int wtm = c.bm() / c.warpsM(), wtn = c.bn() / c.warpsN(), mt = wtm / 16, nt = wtn / 8;
+        int bRows = c.bn() * (c.dual() ? 2 : 1);
+
+        // ---------------- loaders: issue(k0, stage) starts the fetch of one k-tile, finish(stage) lands it in smem
+        Operand opA = new Operand(k, c, true, c.bm(), T, tid, m0, M, K, a, null, new Reg[]{cin, H, W, ks, stride, padT, padL, wout});
+        Operand opB = new Operand(k, c, false, bRows, T, tid, n0, N, K, b, c.dual() ? b2 : null, null);
+        opA.smem = smem;
+        opB.smem = smem;
+        opB.operandOff = c.bm() * SROW;
+
+        Reg nk = k.iop("add.u32", K, BK - 1);
+        k.op("shr.u32", nk, nk, 5);
+        Reg stageOff = k.constU32(0); // byte offset of the stage being multiplied
+        Reg k0 = k.constU32(0);
+
+        // accumulators
+        int sets = c.dual() ? 2 : 1;
+        Reg[][][][] acc = new Reg[sets][mt][nt][];
+        for (int s = 0; s < sets; s++)
+            for (int i = 0; i < mt; i++)
+                for (int j = 0; j < nt; j++) {
+                    acc[s][i][j] = k.regs(PtxType.F32, 4);
+                    for (Reg r : acc[s][i][j]) k.op("mov.f32", r, Ptx.f32(0f));
+                }
+
+        // per-lane ldmatrix offsets (bytes inside a stage)
+        Reg aLane = k.mad(k.mad(wm, wtm, k.iop("and.b32", lane, 15)), SROW, k.iop("shl.b32", k.iop("shr.u32", lane, 4), 4));
+        Reg bRow = k.iop("add.u32", k.mad(wn, wtn, k.iop("and.b32", lane, 7)), k.iop("shl.b32", k.iop("shr.u32", lane, 4), 3));
+        Reg bLane = k.mad(bRow, SROW, k.iop("shl.b32", k.iop("and.b32", k.iop("shr.u32", lane, 3), 1), 4));
+        Reg aBase = k.iop("add.u32", smem, aLane), bBase = k.iop("add.u32", smem, k.iop("add.u32", bLane, c.bm() * SROW));
+
+        // prologue: tile 0 into stage 0
+        opA.issue(k0, k.constU32(0));
+        opB.issue(k0, k.constU32(0));
+        opA.finish(smem, 0);
+        opB.finish(smem, c.bm() * SROW);
+        k.op("cp.async.wait_all");
+        k.op("bar.sync", 0);
+
+        Reg kt = k.constU32(0);
+        String top = k.newLabel("ktile"), done = k.newLabel("kdone");
+        k.label(top);
+        k.braIf(k.setp("ge.u32", kt, nk), false, done);
+        Reg nextOff = k.iop("xor.b32", stageOff, c.stageBytes());
+        Reg hasNext = k.setp("lt.u32", k.iop("add.u32", kt, 1), nk);
+        Reg kNext = k.iop("add.u32", k0, BK);
+        k.ifThen(hasNext, false, () -> {
+            opA.issue(kNext, nextOff);
+            opB.issue(kNext, nextOff);
+        });
+        // multiply the current stage
+        Reg aSt = k.iop("add.u32", aBase, stageOff), bSt = k.iop("add.u32", bBase, stageOff);
+        for (int kk = 0; kk < BK / 16; kk++) {
+            Reg[][] af = new Reg[mt][];
+            for (int i = 0; i < mt; i++) {
+                af[i] = k.regs(PtxType.B32, 4);
+                k.op("ldmatrix.sync.aligned.m8n8.x4.shared.b16", vec((Object[]) af[i]), at(aSt, (long) i * 16 * SROW + kk * 32));
+            }
+            for (int s = 0; s < sets; s++) {
+                for (int j = 0; j < nt; j += 2) {
+                    Reg[] bf = k.regs(PtxType.B32, 4);
+                    long off = ((long) s * c.bn() + j * 8L) * SROW + kk * 32;
+                    k.op("ldmatrix.sync.aligned.m8n8.x4.shared.b16", vec((Object[]) bf), at(bSt, off));
+                    for (int i = 0; i < mt; i++) {
+                        mma(k, acc[s][i][j], af[i], bf[0], bf[1]);
+                        mma(k, acc[s][i][j + 1], af[i], bf[2], bf[3]);
+                    }
+                }
+            }
+        }
+        k.ifThen(hasNext, false, () -> {
+            opA.finish(smem, nextOff, 0);
+            opB.finish(smem, nextOff, c.bm() * SROW);
+        });
+        k.op("cp.async.wait_all");
+        k.op("bar.sync", 0);
+        k.op("mov.u32", stageOff, nextOff);
+        k.op("mov.u32", k0, kNext);
+        k.op("add.u32", kt, kt, 1);
+        k.bra(top);
+        k.label(done);
+
+        epilogue(k, c, acc, y, bias, M, N, m0, n0, wm, wn, lane, wtm, wtn);
+        return k;
+    }
+
+    static void mma(Ptx k, Reg[] d, Reg[] a, Reg b0, Reg b1) {
+        k.op("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", vec((Object[]) d), vec((Object[]) a), vec(b0, b1), vec((Object[]) d));
+    }
+
+    private static void epilogue(Ptx k, Config c, Reg[][][][] acc, Reg y, Reg bias, Reg M, Reg N, Reg m0, Reg n0,
+                                 Reg wm, Reg wn, Reg lane, int wtm, int wtn) {
+        Reg g = k.iop("shr.u32", lane, 2), t = k.iop("and.b32", lane, 3);
+        Reg rowBase = k.iop("add.u32", k.mad(wm, wtm, m0), g);
+        Reg colBase = k.iop("add.u32", k.mad(wn, wtn, n0), k.iop("shl.b32", t, 1));
+        Reg hasBias = k.setp("ne.u64", bias, 0);
+        int mt = acc[0].length, nt = acc[0][0].length;
+        for (int i = 0; i < mt; i++)
+            for (int h = 0; h < 2; h++) {
+                Reg m = k.iop("add.u32", rowBase, i * 16 + h * 8);
+                Reg mOk = k.setp("lt.u32", m, M);
+                for (int j = 0; j < nt; j++)
+                    for (int e = 0; e < 2; e++) {
+                        Reg n = k.iop("add.u32", colBase, j * 8 + e);
+                        Reg ok = k.reg(PtxType.PRED);
+                        k.op("setp.lt.and.u32", ok, n, N, mOk);
+                        Reg v = acc[0][i][j][2 * h + e];
+                        if (c.dual()) {
+                            Reg s = k.reg(PtxType.F32);
+                            ElementwiseKernels.silu(k, s, v);
+                            v = k.fop("mul.f32", s, acc[1][i][j][2 * h + e]);
+                        } else {
+                            Reg bv = k.constF32(0f);
+                            Reg both = k.reg(PtxType.PRED);
+                            k.op("and.pred", both, ok, hasBias);
+                            k.opIf(both, false, "ld.global.f32", bv, at(k.addr(bias, n, 4)));
+                            v = k.fop("add.f32", v, bv);
+                        }
+                        Reg idx = c.epi() == Epilogue.STORE_TRANSPOSED ? k.mad(n, M, m) : k.mad(m, N, n);
+                        Reg p = k.addr(y, idx, 4);
+                        if (c.epi() == Epilogue.ADD) {
+                            Reg old = k.constF32(0f);
+                            k.opIf(ok, false, "ld.global.f32", old, at(p));
+                            k.op("add.f32", v, v, old);
+                        }
+                        k.opIf(ok, false, "st.global.f32", at(p), v);
+                    }
+            }
+    }
+
+    /** The loader of one operand (A rows = M side, or B rows = N side) for one k-tile. */
+    private static final class Operand {
+        final Ptx k;
+        final Config c;
+        final boolean isA, f32, vec, im2col;
+        final int rows, T;
+        final Reg tid, base0, limit, K, ptr, ptr2;
+        final Reg[] conv;
+        Reg smem;
+        int operandOff;
+        Reg[] held; // registers holding the fetched tile until finish()
+        int perThread;
+
+        Operand(Ptx k, Config c, boolean isA, int rows, int T, Reg tid, Reg base0, Reg limit, Reg K, Reg ptr, Reg ptr2, Reg[] conv) {
+            this.k = k;
+            this.c = c;
+            this.isA = isA;
+            this.rows = rows;
+            this.T = T;
+            this.tid = tid;
+            this.base0 = base0;
+            this.limit = limit;
+            this.K = K;
+            this.ptr = ptr;
+            this.ptr2 = ptr2;
+            this.conv = conv;
+            this.f32 = isA || c.bF32();
+            this.im2col = isA && c.a() == ASource.IM2COL;
+            this.vec = c.vec() && !im2col;
+        }
+
+        void issue(Reg k0, Reg stageOff) {
+            if (vec && !f32) {
+                // bf16 rows of 32 = 4 chunks of 16 B, straight into shared memory with cp.async (zero-filled past the edges)
+                for (int idx0 = 0; idx0 < rows * 4; idx0 += T) {
+                    Reg idx = k.iop("add.u32", tid, idx0);
+                    Reg r = k.iop("shr.u32", idx, 2), ch = k.iop("and.b32", idx, 3);
+                    Reg[] rs = rowSourceDyn(r);
+                    Reg col = k.mad(ch, 8, k0);
+                    Reg ok = k.reg(PtxType.PRED);
+                    k.op("setp.lt.and.u32", ok, rs[0], limit, k.setp("lt.u32", col, K));
+                    Reg gAddr = k.reg(PtxType.B64);
+                    k.op("selp.b64", gAddr, k.addr(rs[1], k.mad(rs[0], K, col), 2), rs[1], ok);
+                    Reg bytes = k.reg(PtxType.B32);
+                    k.op("selp.b32", bytes, 16, 0, ok);
+                    Reg dst = k.iop("add.u32", k.mad(r, SROW, k.iop("shl.b32", ch, 4)), stageOff);
+                    k.op("add.u32", dst, dst, smem);
+                    k.op("add.u32", dst, dst, operandOff);
+                    k.op("cp.async.cg.shared.global", at(dst), at(gAddr), 16, bytes);
+                }
+                k.op("cp.async.commit_group");
+                return;
+            }
+            if (vec) {
+                // f32 rows of 32 = 8 float4; fetched into registers
+                int quads = rows * 8;
+                perThread = quads / T;
+                held = k.regs(PtxType.F32, 4 * perThread);
+                for (int p = 0; p < perThread; p++) {
+                    Reg idx = k.iop("add.u32", tid, p * T);
+                    Reg r = k.iop("shr.u32", idx, 3), q = k.iop("and.b32", idx, 7);
+                    Reg[] rs = rowSourceDyn(r);
+                    Reg col = k.mad(q, 4, k0);
+                    Reg ok = k.reg(PtxType.PRED);
+                    k.op("setp.lt.and.u32", ok, rs[0], limit, k.setp("lt.u32", col, K));
+                    for (int e = 0; e < 4; e++) k.op("mov.f32", held[4 * p + e], Ptx.f32(0f));
+                    k.opIf(ok, false, "ld.global.v4.f32", vec(held[4 * p], held[4 * p + 1], held[4 * p + 2], held[4 * p + 3]),
+                            at(k.addr(rs[1], k.mad(rs[0], K, col), 4)));
+                }
+                return;
+            }
+            // scalar: one element per (thread, pass); rows of 32 elements
+            int elems = rows * BK;
+            perThread = elems / T;
+            held = k.regs(f32 ? PtxType.F32 : PtxType.B16, perThread);
+            Reg col = k.iop("add.u32", k.iop("and.b32", tid, 31), k0);
+            Reg colOk = k.setp("lt.u32", col, K);
+            Reg[] ck = null;
+            if (im2col) { // k → (ci, ky, kx)
+                Reg kk2 = k.iop("mul.lo.s32", conv[3], conv[3]);
+                Reg ci = k.iop("div.u32", col, kk2), rem = k.iop("rem.u32", col, kk2);
+                ck = new Reg[]{ci, k.iop("div.u32", rem, conv[3]), k.iop("rem.u32", rem, conv[3])};
+            }
+            for (int p = 0; p < perThread; p++) {
+                Reg r = k.iop("add.u32", k.iop("shr.u32", tid, 5), p * T / 32);
+                Reg[] rs = rowSourceDyn(r);
+                Reg ok = k.reg(PtxType.PRED);
+                k.op("setp.lt.and.u32", ok, rs[0], limit, colOk);
+                if (f32) k.op("mov.f32", held[p], Ptx.f32(0f));
+                else k.op("mov.b16", held[p], 0);
+                Reg srcIdx;
+                if (im2col) {
+                    // m → (oy, ox); input pixel (oy·stride + ky − padT, ox·stride + kx − padL), zero outside
+                    Reg oy = k.iop("div.u32", rs[0], conv[7]), ox = k.iop("rem.u32", rs[0], conv[7]);
+                    Reg iy = k.iop("sub.s32", k.mad(oy, conv[4], ck[1]), conv[5]);
+                    Reg ix = k.iop("sub.s32", k.mad(ox, conv[4], ck[2]), conv[6]);
+                    k.op("setp.lt.and.u32", ok, iy, conv[1], ok);
+                    k.op("setp.lt.and.u32", ok, ix, conv[2], ok);
+                    srcIdx = k.mad(k.mad(ck[0], conv[1], iy), conv[2], ix);
+                } else {
+                    srcIdx = k.mad(rs[0], K, col);
+                }
+                k.opIf(ok, false, f32 ? "ld.global.f32" : "ld.global.b16", held[p], at(k.addr(rs[1], srcIdx, f32 ? 4 : 2)));
+            }
+        }
+
+        /** (global row, source pointer) for a tile-local row held in a register. */
+        private Reg[] rowSourceDyn(Reg r) {
+            if (ptr2 == null) return new Reg[]{k.iop("add.u32", base0, r), ptr};
+            Reg second = k.setp("ge.u32", r, c.bn());
+            Reg rLocal = k.reg(PtxType.B32);
+            k.op("sub.u32", rLocal, r, c.bn());
+            k.op("selp.b32", rLocal, rLocal, r, second);
+            Reg src = k.reg(PtxType.B64);
+            k.op("selp.b64", src, ptr2, ptr, second);
+            return new Reg[]{k.iop("add.u32", base0, rLocal), src};
+        }
+
+        void finish(Reg smem, int operandOff) {
+            finish(smem, null, operandOff);
+        }
+
+        /** Stores the registers fetched by {@link #issue} as bf16 into the stage at {@code stageOff}. */
+        void finish(Reg smem, Reg stageOff, int operandOff) {
+            if (vec && !f32) return; // cp.async already targets shared memory
+            Reg base = k.iop("add.u32", smem, operandOff);
+            if (stageOff != null) k.op("add.u32", base, base, stageOff);
+            if (vec) {
+                for (int p = 0; p < perThread; p++) {
+                    Reg idx = k.iop("add.u32", tid, p * T);
+                    Reg r = k.iop("shr.u32", idx, 3), q = k.iop("and.b32", idx, 7);
+                    Reg lo = k.reg(PtxType.B32), hi = k.reg(PtxType.B32);
+                    k.op("cvt.rn.bf16x2.f32", lo, held[4 * p + 1], held[4 * p]);
+                    k.op("cvt.rn.bf16x2.f32", hi, held[4 * p + 3], held[4 * p + 2]);
+                    k.op("st.shared.v2.b32", at(k.iop("add.u32", base, k.mad(r, SROW, k.iop("shl.b32", q, 3)))), vec(lo, hi));
+                }
+                return;
+            }
+            Reg colB = k.iop("shl.b32", k.iop("and.b32", tid, 31), 1);
+            for (int p = 0; p < perThread; p++) {
+                Reg r = k.iop("add.u32", k.iop("shr.u32", tid, 5), p * T / 32);
+                Reg h;
+                if (f32) {
+                    h = k.reg(PtxType.B16);
+                    k.op("cvt.rn.bf16.f32", h, held[p]);
+                } else {
+                    h = held[p];
+                }
+                k.op("st.shared.b16", at(k.iop("add.u32", base, k.mad(r, SROW, colB))), h);
+            }
+        }
+    }
+}
