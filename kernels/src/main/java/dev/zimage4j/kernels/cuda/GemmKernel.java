@@ -219,7 +219,7 @@ final class GemmKernel {
         Reg g = k.iop("shr.u32", lane, 2), t = k.iop("and.b32", lane, 3);
         Reg rowBase = k.iop("add.u32", k.mad(wm, wtm, m0), g);
         Reg colBase = k.iop("add.u32", k.mad(wn, wtn, n0), k.iop("shl.b32", t, 1));
-        Reg hasBias = k.setp("ne.u64", bias, 0);
+        Reg hasBias = k.paramNonNull("bias");
         int mt = acc[0].length, nt = acc[0][0].length;
         for (int i = 0; i < mt; i++)
             for (int h = 0; h < 2; h++) {

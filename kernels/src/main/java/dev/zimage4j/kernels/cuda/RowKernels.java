@@ -53,7 +53,7 @@ final class RowKernels {
         Reg xRow = k.addr(in, rowOff, 4), yRow = k.addr(out, rowOff, 4);
         Reg colsF = k.reg(PtxType.F32);
         k.op("cvt.rn.f32.u32", colsF, cols);
-        Reg hasMod = mod == null ? null : k.setp("ne.u64", mod, 0);
+        Reg hasMod = mod == null ? null : k.paramNonNull(kind == Kind.GATED_RESIDUAL ? "gate" : "scale");
 
         // pass 1: the statistic(s)
         Reg acc = k.constF32(kind == Kind.SOFTMAX ? Float.NEGATIVE_INFINITY : 0f);

@@ -71,6 +71,15 @@ public final class Ptx {
         return r;
     }
 
+    /** A predicate that is true when the pointer parameter {@code name} (declared before) is not null, tested before any address conversion. */
+    public Reg paramNonNull(String name) {
+        if (params.stream().noneMatch(p -> p.equals(".param .u64 " + name)))
+            throw new IllegalArgumentException("no pointer parameter " + name + " in " + entry);
+        Reg raw = reg(PtxType.B64);
+        op("ld.param.u64", raw, "[" + name + "]");
+        return setp("ne.u64", raw, 0);
+    }
+
     /** Declares a 32-bit integer parameter and returns its value. */
     public Reg paramU32(String name) {
         addParam(".param .u32 " + name);
