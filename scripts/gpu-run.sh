@@ -13,8 +13,11 @@ FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xm
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw --format=csv,noheader || true
 export CUDA_CACHE_PATH=/tmp/cuda-cache
 status=0
-echo "=== GPU correctness check"
-$JAVA $FLAGS -Dzimage.root="$PWD" -cp "$CP" dev.zimage4j.kernels.cuda.GpuCheck 2>&1 | tee "$out/check.log" || status=1
+echo "=== GPU correctness check (one process per group: a sticky CUDA fault loses only its group)"
+: > "$out/check.log"
+for g in ${ZIMAGE_CHECK_GROUPS:-gemm attention norms elementwise conv images graphs}; do
+  $JAVA $FLAGS -Dzimage.cuda.syncEachLaunch=true -cp "$CP" dev.zimage4j.kernels.cuda.GpuCheck $g 2>&1 | tee -a "$out/check.log" || status=1
+done
 echo "=== GPU benchmark"
 $JAVA $FLAGS -cp "$CP" dev.zimage4j.kernels.cuda.GpuBench 2>&1 | tee "$out/bench.log" || status=1
 echo "=== PyTorch on the same shapes"

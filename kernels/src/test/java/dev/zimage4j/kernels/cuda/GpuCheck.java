@@ -40,14 +40,19 @@ public final class GpuCheck {
         this.gpu = gpu;
     }
 
-    /** {@code --cpu-vs-cpu} checks the harness itself without a GPU (the CPU backend against itself). */
+    /**
+     * {@code GpuCheck [--cpu-vs-cpu] [GROUP…]}: all groups by default; {@code --cpu-vs-cpu} checks the harness
+     * itself without a GPU (the CPU backend against itself).
+     */
     public static void main(String[] args) {
-        boolean self = args.length > 0 && args[0].equals("--cpu-vs-cpu");
+        List<String> rest = new ArrayList<>(Arrays.asList(args));
+        boolean self = rest.remove("--cpu-vs-cpu");
         Backend gpu = self ? new CpuBackend() : CudaBackend.create(0);
         if (gpu instanceof CudaBackend cb) System.out.println("device: " + cb.describe());
         GpuCheck c = new GpuCheck(gpu);
         long t0 = System.nanoTime();
-        c.runAll();
+        if (rest.isEmpty()) c.runAll();
+        else for (String g : rest) c.run(g);
         System.out.printf("%nGPU check: %d passed, %d failed (%.1f s)%n", c.passed, c.failures.size(), (System.nanoTime() - t0) / 1e9);
         for (String f : c.failures) System.out.println("  FAILED " + f);
         if (gpu instanceof CudaBackend cb) {
@@ -133,31 +138,53 @@ public final class GpuCheck {
 
     // ------------------------------------------------------------------ cases
 
+    /** The case groups, runnable one per process ({@code GpuCheck GROUP…}) so a sticky fault loses only its group. */
+    static final List<String> GROUPS = List.of("gemm", "attention", "norms", "elementwise", "conv", "images", "graphs");
+
     void runAll() {
-        Random r = new Random(20261129);
-        for (int[] mnk : new int[][]{{77, 200, 136}, {1, 64, 32}, {300, 130, 100}, {256, 384, 512}})
-            linearCases(r, mnk[0], mnk[1], mnk[2]);
-        matmulTransposed(r, 70, 90, 48);
-        matmulTransposed(r, 33, 17, 20);
-        for (int[] a : new int[][]{{2, 2, 16, 19, 19, 0, 19}, {4, 2, 128, 200, 200, 1, 200}, {4, 4, 128, 130, 150, 0, 120},
-                {30, 30, 128, 333, 333, 0, 333}, {2, 1, 64, 70, 70, 1, 60}, {1, 1, 512, 150, 150, 0, 150}, {3, 3, 32, 65, 257, 0, 257}})
-            attention(r, a[0], a[1], a[2], a[3], a[4], a[5] == 1, a[6]);
-        norms(r, 37, 3840);
-        norms(r, 133, 128);
-        norms(r, 5, 40);
-        groupNorm(r, 64, 33, 17, 32);
-        groupNorm(r, 12, 9, 7, 4);
-        elementwise(r, 10_000);
-        rope(r, 21, 3, 32);
-        rope(r, 7, 2, 128);
-        timestep(r);
-        conv(r, Conv2dSpec.same(16, 19, 23, 40, 3));
-        conv(r, Conv2dSpec.same(32, 16, 16, 24, 1));
-        conv(r, Conv2dSpec.downsample(8, 17, 18));
-        conv(r, Conv2dSpec.same(3, 12, 10, 130, 3));
-        images(r);
-        embedding(r);
-        graphs(r);
+        for (String g : GROUPS) run(g);
+    }
+
+    void run(String group) {
+        Random r = new Random(20261129L + group.hashCode());
+        switch (group) {
+            case "gemm" -> {
+                for (int[] mnk : new int[][]{{77, 200, 136}, {1, 64, 32}, {300, 130, 100}, {256, 384, 512}})
+                    linearCases(r, mnk[0], mnk[1], mnk[2]);
+                matmulTransposed(r, 70, 90, 48);
+                matmulTransposed(r, 33, 17, 20);
+            }
+            case "attention" -> {
+                for (int[] a : new int[][]{{2, 2, 16, 19, 19, 0, 19}, {4, 2, 128, 200, 200, 1, 200}, {4, 4, 128, 130, 150, 0, 120},
+                        {30, 30, 128, 333, 333, 0, 333}, {2, 1, 64, 70, 70, 1, 60}, {1, 1, 512, 150, 150, 0, 150}, {3, 3, 32, 65, 257, 0, 257}})
+                    attention(r, a[0], a[1], a[2], a[3], a[4], a[5] == 1, a[6]);
+            }
+            case "norms" -> {
+                norms(r, 37, 3840);
+                norms(r, 133, 128);
+                norms(r, 5, 40);
+                groupNorm(r, 64, 33, 17, 32);
+                groupNorm(r, 12, 9, 7, 4);
+            }
+            case "elementwise" -> {
+                elementwise(r, 10_000);
+                rope(r, 21, 3, 32);
+                rope(r, 7, 2, 128);
+                timestep(r);
+            }
+            case "conv" -> {
+                conv(r, Conv2dSpec.same(16, 19, 23, 40, 3));
+                conv(r, Conv2dSpec.same(32, 16, 16, 24, 1));
+                conv(r, Conv2dSpec.downsample(8, 17, 18));
+                conv(r, Conv2dSpec.same(3, 12, 10, 130, 3));
+            }
+            case "images" -> {
+                images(r);
+                embedding(r);
+            }
+            case "graphs" -> graphs(r);
+            default -> throw new IllegalArgumentException("unknown group " + group + "; groups: " + GROUPS);
+        }
     }
 
     void linearCases(Random r, int M, int N, int K) {
@@ -316,7 +343,7 @@ public final class GpuCheck {
         float[] x = rand(r, s.inChannels() * s.height() * s.width(), 1f), w = rand(r, s.outChannels() * K, 0.2f), bias = rand(r, s.outChannels(), 0.5f);
         TensorView wv = view("cw", DType.BF16, w, s.outChannels(), s.inChannels(), s.kernel(), s.kernel());
         TensorView bv = view("cb", DType.BF16, bias, s.outChannels());
-        check("conv2d " + s, true, b -> {
+        check("conv2d " + s.inChannels() + "x" + s.height() + "x" + s.width() + " -> " + s.outChannels() + " k" + s.kernel() + " s" + s.stride(), true, b -> {
             Tensor y = poisoned(b, s.outChannels(), s.outHeight(), s.outWidth());
             b.conv2d(y, in(b, x, s.inChannels(), s.height(), s.width()), b.weight(wv), b.weight(bv), s);
             return get(b, y);
