@@ -36,8 +36,15 @@ final class AttentionKernel {
      * @param dChunk   output dims per CTA (D when D ≤ 128)
      * @param bc       keys per tile
      * @param qInRegs  keep Q's fragments in registers for the whole loop
+     * @param bf16     Q, K, V arrive as bf16 (converted once by the caller, head dim a multiple of 8): tiles
+     *                 stream in by {@code cp.async}, K/V double-buffered so the next tile loads during this one's math;
+     *                 otherwise f32 inputs are converted on the way into a single stage
      */
-    record Config(int headDim, int dChunk, int bc, boolean qInRegs) {
+    record Config(int headDim, int dChunk, int bc, boolean qInRegs, boolean bf16) {
+        Config {
+            if (bf16 && headDim % 8 != 0) throw new IllegalArgumentException("bf16 attention needs a head dim multiple of 8, got " + headDim);
+        }
+
         int dp() {
             return (headDim + 15) / 16 * 16;
         }
@@ -58,24 +65,44 @@ final class AttentionKernel {
             return (headDim + dChunk - 1) / dChunk;
         }
 
-        /** Dynamic shared memory: Q [64][Dp], K [bc][Dp], V [bc][DCp] in bf16, padded rows. */
+        /** One K/V stage: K [bc][Dp] and V [bc][DCp] in bf16, padded rows. */
+        int stageBytes() {
+            return bc * qStride() + bc * vStride();
+        }
+
+        int stages() {
+            return bf16 ? 2 : 1;
+        }
+
+        /** Bytes before stage 0: the Q tile, unless it lives in stage 1 until its fragments are in registers. */
+        int qBytes() {
+            return bf16 && qInRegs && BR * qStride() <= stageBytes() ? 0 : BR * qStride();
+        }
+
+        /** Dynamic shared memory. */
         int smemBytes() {
-            return BR * qStride() + bc * qStride() + bc * vStride();
+            return qBytes() + stages() * stageBytes();
         }
 
         String entry() {
-            return "attention_d" + headDim + "_c" + dChunk + "_bc" + bc + (qInRegs ? "_qreg" : "_qsmem");
+            return "attention_d" + headDim + "_c" + dChunk + "_bc" + bc + (qInRegs ? "_qreg" : "_qsmem") + (bf16 ? "_bf16" : "_f32");
         }
     }
 
-    /** The variant for head dim {@code d}. */
-    static Config config(int d) {
-        return d <= 128 ? new Config(d, d, 64, true) : new Config(d, 128, 64, false);
+    /** The variant for head dim {@code d}, bf16 inputs where the dim allows. */
+    static Config config(int d, boolean bf16) {
+        return d <= 128 ? new Config(d, d, 64, true, bf16) : new Config(d, 128, bf16 ? 32 : 64, false, bf16);
     }
 
     /** Variants for dump-ptx: the model's head dims (DiT 128, Qwen3 128, VAE 512) and small test dims. */
     static List<Config> allConfigs() {
-        return List.of(config(16), config(32), config(64), config(128), config(512));
+        List<Config> out = new java.util.ArrayList<>();
+        for (int d : new int[]{16, 32, 64, 128, 512}) {
+            out.add(config(d, true));
+            out.add(config(d, false));
+        }
+        out.add(config(20, false));
+        return out;
     }
 
     /**
@@ -93,19 +120,31 @@ final class AttentionKernel {
         int nS = bc / 8, nO = dcp / 8, nK = dp / 16;
 
         Reg smem = k.dynamicShared("dyn");
-        Reg sQ = smem, sK = k.iop("add.u32", smem, BR * c.qStride()), sV = k.iop("add.u32", sK, bc * c.qStride());
+        // stage 0 after the Q tile (if any); with bf16 + Q in registers, Q borrows stage 1 until its fragments are loaded
+        Reg sK = k.iop("add.u32", smem, c.qBytes()), sV = k.iop("add.u32", sK, bc * c.qStride());
+        Reg sQ = c.qBytes() == 0 ? k.iop("add.u32", sK, c.stageBytes()) : smem;
+        int eb = c.bf16() ? 2 : 4; // input element bytes
         Reg tid = k.special("%tid.x"), lane = k.iop("and.b32", tid, 31), warp = k.iop("shr.u32", tid, 5);
         Reg q0 = k.iop("mul.lo.s32", k.special("%ctaid.x"), BR), head = k.special("%ctaid.y"), chunk = k.special("%ctaid.z");
         Reg kvHead = k.iop("div.u32", head, group);
-        Reg qBase = k.addr(q, k.iop("mul.lo.s32", head, D), 4);
-        Reg kBase = k.addr(kp, k.iop("mul.lo.s32", kvHead, D), 4);
+        Reg qBase = k.addr(q, k.iop("mul.lo.s32", head, D), eb);
+        Reg kBase = k.addr(kp, k.iop("mul.lo.s32", kvHead, D), eb);
         Reg vCol0 = k.iop("mul.lo.s32", chunk, c.dChunk());
-        Reg vBase = k.addr(vp, k.mad(kvHead, D, vCol0), 4);
+        Reg vBase = k.addr(vp, k.mad(kvHead, D, vCol0), eb);
         Reg vLim = k.iop("min.u32", k.iop("sub.u32", k.constU32(D), vCol0), c.dChunk()); // valid dims in this chunk
         Reg isCausal = k.setp("ne.u32", causal, 0);
 
-        // Q tile → smem (bf16), then fragments
-        loadTile(k, tid, sQ, c.qStride(), BR, dp, qBase, ldq, q0, sq, k.constU32(D));
+        // Q tile (and with bf16 inputs the first K/V tile) → smem, then Q's fragments
+        Reg dReg = k.constU32(D);
+        if (c.bf16()) {
+            copyTile(k, tid, sQ, c.qStride(), BR, dp, qBase, ldq, q0, sq, dReg);
+            copyTile(k, tid, sK, c.qStride(), bc, dp, kBase, ldk, k.constU32(0), kvEnd, dReg);
+            copyTile(k, tid, sV, c.vStride(), bc, dcp, vBase, ldk, k.constU32(0), kvEnd, vLim);
+            k.op("cp.async.commit_group");
+            k.op("cp.async.wait_all");
+        } else {
+            loadTile(k, tid, sQ, c.qStride(), BR, dp, qBase, ldq, q0, sq, dReg);
+        }
         k.op("bar.sync", 0);
         Reg qLane = k.mad(k.mad(warp, 16, k.iop("and.b32", lane, 15)), c.qStride(), k.iop("shl.b32", k.iop("shr.u32", lane, 4), 4));
         Reg qAddr = k.iop("add.u32", sQ, qLane);
@@ -139,13 +178,28 @@ final class AttentionKernel {
         Reg vAddr = k.iop("add.u32", sV, k.mad(vRow, c.vStride(), k.iop("shl.b32", k.iop("shr.u32", lane, 4), 4)));
 
         Reg j0 = k.constU32(0);
+        Reg stageOff = k.constU32(0);
         String top = k.newLabel("kv"), done = k.newLabel("kvdone");
         k.label(top);
         k.braIf(k.setp("ge.u32", j0, kvLimit), false, done);
-        k.op("bar.sync", 0);
-        loadTile(k, tid, sK, c.qStride(), bc, dp, kBase, ldk, j0, kvEnd, k.constU32(D));
-        loadTile(k, tid, sV, c.vStride(), bc, dcp, vBase, ldk, j0, kvEnd, vLim);
-        k.op("bar.sync", 0);
+        if (c.bf16()) {
+            // tile j0 has landed (wait) and every warp is done with the stage the next tile overwrites (barrier)
+            k.op("cp.async.wait_group", 0);
+            k.op("bar.sync", 0);
+            Reg nextJ = k.iop("add.u32", j0, bc);
+            Reg other = k.iop("xor.b32", stageOff, c.stageBytes());
+            k.ifThen(k.setp("lt.u32", nextJ, kvLimit), false, () -> {
+                copyTile(k, tid, k.iop("add.u32", sK, other), c.qStride(), bc, dp, kBase, ldk, nextJ, kvEnd, dReg);
+                copyTile(k, tid, k.iop("add.u32", sV, other), c.vStride(), bc, dcp, vBase, ldk, nextJ, kvEnd, vLim);
+            });
+            k.op("cp.async.commit_group");
+        } else {
+            k.op("bar.sync", 0);
+            loadTile(k, tid, sK, c.qStride(), bc, dp, kBase, ldk, j0, kvEnd, dReg);
+            loadTile(k, tid, sV, c.vStride(), bc, dcp, vBase, ldk, j0, kvEnd, vLim);
+            k.op("bar.sync", 0);
+        }
+        Reg kSt = k.iop("add.u32", kAddr, stageOff), vSt = k.iop("add.u32", vAddr, stageOff);
 
         // S = Q·Kᵀ
         Reg[][] s = new Reg[nS][];
@@ -161,7 +215,7 @@ final class AttentionKernel {
             }
             for (int j = 0; j < nS; j += 2) {
                 Reg[] bf = k.regs(PtxType.B32, 4);
-                k.op("ldmatrix.sync.aligned.m8n8.x4.shared.b16", vec((Object[]) bf), at(kAddr, (long) j * 8 * c.qStride() + ks * 32L));
+                k.op("ldmatrix.sync.aligned.m8n8.x4.shared.b16", vec((Object[]) bf), at(kSt, (long) j * 8 * c.qStride() + ks * 32L));
                 GemmKernel.mma(k, s[j], a, bf[0], bf[1]);
                 GemmKernel.mma(k, s[j + 1], a, bf[2], bf[3]);
             }
@@ -226,12 +280,13 @@ final class AttentionKernel {
             k.op("cvt.rn.bf16x2.f32", pa[3], s[2 * kb + 1][3], s[2 * kb + 1][2]);
             for (int dt = 0; dt < nO; dt += 2) {
                 Reg[] bf = k.regs(PtxType.B32, 4);
-                k.op("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16", vec((Object[]) bf), at(vAddr, (long) kb * 16 * c.vStride() + dt * 16L));
+                k.op("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16", vec((Object[]) bf), at(vSt, (long) kb * 16 * c.vStride() + dt * 16L));
                 GemmKernel.mma(k, o[dt], pa, bf[0], bf[1]);
                 GemmKernel.mma(k, o[dt + 1], pa, bf[2], bf[3]);
             }
         }
         k.op("add.u32", j0, j0, bc);
+        if (c.bf16()) k.op("xor.b32", stageOff, stageOff, c.stageBytes());
         k.bra(top);
         k.label(done);
 
@@ -261,6 +316,28 @@ final class AttentionKernel {
                 }
         }
         return k;
+    }
+
+    /**
+     * Cooperative asynchronous copy of a bf16 tile {@code rows × cols} (cols a multiple of 8) starting at global
+     * row {@code row0} into shared memory at {@code dst} (row stride {@code stride} bytes), 16 B per
+     * {@code cp.async}; chunks in rows {@code >= rowLimit} or at columns {@code >= colLimit} are zero-filled.
+     * The caller commits the group.
+     */
+    private static void copyTile(Ptx k, Reg tid, Reg dst, int stride, int rows, int cols, Reg src, Reg ld, Reg row0, Reg rowLimit, Reg colLimit) {
+        int chunks = cols / 8;
+        k.forLoop(tid, rows * chunks, THREADS, i -> {
+            Reg r = k.iop("div.u32", i, chunks), ch = k.iop("rem.u32", i, chunks);
+            Reg col = k.iop("shl.b32", ch, 3);
+            Reg gRow = k.iop("add.u32", row0, r);
+            Reg ok = k.reg(PtxType.PRED);
+            k.op("setp.lt.and.u32", ok, col, colLimit, k.setp("lt.u32", gRow, rowLimit));
+            Reg g = k.reg(PtxType.B64);
+            k.op("selp.b64", g, k.addr(src, k.mad(gRow, ld, col), 2), src, ok);
+            Reg bytes = k.reg(PtxType.B32);
+            k.op("selp.b32", bytes, 16, 0, ok);
+            k.op("cp.async.cg.shared.global", at(k.iop("add.u32", dst, k.mad(r, stride, k.iop("shl.b32", ch, 4)))), at(g), 16, bytes);
+        });
     }
 
     /**

@@ -48,6 +48,8 @@ public final class CudaBackend implements Backend {
     private boolean capturing, dryRun;
     private MemorySegment staging;        // pinned host buffer for uploads/downloads
     private long idsDevice, idsCapacity;  // device scratch for embedding ids
+    private long scratch, scratchBytes;   // device scratch for bf16 copies of activations (GEMM A, attention Q/K/V)
+    private final java.util.List<Long> retiredScratch = new java.util.ArrayList<>(); // may still be referenced by graphs
     private boolean closed;
 
     private CudaBackend(CudaContext cu, int ordinal) {
@@ -291,6 +293,30 @@ public final class CudaBackend implements Backend {
         ct.released = true;
     }
 
+    /**
+     * The bf16 scratch of at least {@code bytes}. Grown outside capture only (the dry pass of {@link #replay}
+     * grows it first); a replaced buffer is kept until close because recorded graphs may still use it.
+     */
+    private long scratch(long bytes) {
+        if (bytes > scratchBytes) {
+            if (capturing) throw new IllegalStateException("bf16 scratch must grow during graph capture (" + bytes + " bytes)");
+            if (scratch != 0) retiredScratch.add(scratch);
+            scratchBytes = Math.max(bytes, scratchBytes * 3 / 2);
+            scratch = cu.malloc(scratchBytes);
+        }
+        return scratch;
+    }
+
+    /** Enqueues the f32 → bf16 conversion of {@code n} elements at {@code src} into {@code dst}. */
+    private void toBf16(long dst, long src, long n) {
+        boolean vec = n % 8 == 0 && src % 16 == 0 && dst % 16 == 0;
+        elementwise(vec ? "to_bf16_vec8" : "to_bf16", () -> ElementwiseKernels.toBf16(vec), vec ? n / 8 : n, dst, src, (int) n);
+    }
+
+    private static long align16(long bytes) {
+        return (bytes + 15) & ~15L;
+    }
+
     // ------------------------------------------------------------------ graphs
 
     /**
@@ -341,10 +367,17 @@ public final class CudaBackend implements Backend {
 
     private void gemm(Epilogue epi, CudaTensor y, CudaTensor x, long b, long b2, boolean bF32, long bias, int M, int N, int K) {
         boolean vec = K % 8 == 0 && x.ptr() % 16 == 0 && b % 16 == 0 && (b2 == 0 || b2 % 16 == 0);
-        GemmKernel.Config c = GemmKernel.config(ASource.DENSE, bF32, epi, vec);
-        CudaContext.LoadedModule m = kernel(c.entry(), 0, () -> GemmKernel.generate(c));
-        launch(m, (N + c.bn() - 1) / c.bn(), (M + c.bm() - 1) / c.bm(), 1, c.threads(), 0,
-                y.ptr(), x.ptr(), b, b2, bias, M, N, K, 0, 0, 0, 0, 0, 0, 0, 1);
+        long a = x.ptr();
+        ASource src = ASource.DENSE;
+        if (vec && !bF32) { // both operands bf16: convert the activations once, then the all-cp.async pipeline
+            a = scratch(2L * M * K);
+            toBf16(a, x.ptr(), (long) M * K);
+            src = ASource.BF16;
+        }
+        GemmKernel.Config c = GemmKernel.config(src, bF32, epi, vec);
+        CudaContext.LoadedModule m = kernel(c.entry(), c.dynamicSmem(), () -> GemmKernel.generate(c));
+        launch(m, (N + c.bn() - 1) / c.bn(), (M + c.bm() - 1) / c.bm(), 1, c.threads(), c.dynamicSmem(),
+                y.ptr(), a, b, b2, bias, M, N, K, 0, 0, 0, 0, 0, 0, 0, 1);
     }
 
     private void linear(String op, Epilogue epi, Tensor yT, Tensor xT, Weight wt, Weight bias) {
@@ -440,12 +473,24 @@ public final class CudaBackend implements Backend {
                 "out", out.shape, "q", q.shape, "k", k.shape, "v", v.shape, spec);
         if (spec.causal() && Sq != Sk)
             throw new IllegalArgumentException("attention: causal needs as many queries as keys, got " + Sq + " and " + Sk);
-        AttentionKernel.Config c = AttentionKernel.config(D);
+        boolean bf16 = D % 8 == 0;
+        AttentionKernel.Config c = AttentionKernel.config(D, bf16);
         CudaContext.LoadedModule m = kernel(c.entry(), c.smemBytes(), () -> AttentionKernel.generate(c));
+        long qp = q.ptr(), kp = k.ptr(), vp = v.ptr();
+        if (bf16) { // one conversion pass each, then the kernel streams bf16 tiles with cp.async
+            long qb = align16(2 * q.numel()), kb = align16(2 * k.numel());
+            long base = scratch(qb + 2 * kb);
+            toBf16(base, qp, q.numel());
+            toBf16(base + qb, kp, k.numel());
+            toBf16(base + qb + kb, vp, v.numel());
+            qp = base;
+            kp = base + qb;
+            vp = base + qb + kb;
+        }
         int kvEnd = Math.min(Sk, spec.validKeys());
         float scaleLog2 = spec.scale() * ElementwiseKernels.LOG2E;
         launch(m, (Sq + AttentionKernel.BR - 1) / AttentionKernel.BR, spec.heads(), c.chunks(), AttentionKernel.THREADS, c.smemBytes(),
-                out.ptr(), q.ptr(), k.ptr(), v.ptr(), Sq, q.cols(), k.cols(), out.cols(),
+                out.ptr(), qp, kp, vp, Sq, q.cols(), k.cols(), out.cols(),
                 spec.heads() / spec.kvHeads(), kvEnd, spec.causal() ? 1 : 0, scaleLog2);
     }
 
@@ -629,6 +674,8 @@ public final class CudaBackend implements Backend {
         graphs.clear();
         if (staging != null) cu.freeHost(staging);
         if (idsDevice != 0) cu.free(idsDevice);
+        if (scratch != 0) cu.free(scratch);
+        retiredScratch.forEach(cu::free);
         closed = true;
         cu.close();
     }

@@ -60,6 +60,36 @@ final class ElementwiseKernels {
         return k;
     }
 
+    /**
+     * {@code to_bf16(dst, src, n)}: f32 → bf16 (round to nearest even), the operand format of the tensor-core
+     * kernels. The vector variant converts 8 elements per iteration (two 16-B loads, one 16-B store) and needs
+     * {@code n % 8 == 0} and 16-B aligned pointers; the scalar one converts one element.
+     */
+    static Ptx toBf16(boolean vec8) {
+        Ptx k = new Ptx(vec8 ? "to_bf16_vec8" : "to_bf16");
+        Reg dst = k.paramPtr("dst"), src = k.paramPtr("src");
+        Reg n = k.paramU32("n");
+        Reg count = vec8 ? k.iop("shr.u32", n, 3) : n;
+        k.gridStride(count, i -> {
+            if (vec8) {
+                Reg[] f = k.regs(PtxType.F32, 8);
+                Reg p = k.addr(src, i, 32);
+                k.op("ld.global.nc.v4.f32", Ptx.vec(f[0], f[1], f[2], f[3]), at(p));
+                k.op("ld.global.nc.v4.f32", Ptx.vec(f[4], f[5], f[6], f[7]), at(p, 16));
+                Reg[] h = k.regs(PtxType.B32, 4);
+                for (int j = 0; j < 4; j++) k.op("cvt.rn.bf16x2.f32", h[j], f[2 * j + 1], f[2 * j]);
+                k.op("st.global.v4.b32", at(k.addr(dst, i, 16)), Ptx.vec((Object[]) h));
+            } else {
+                Reg f = k.reg(PtxType.F32);
+                Reg h = k.reg(PtxType.B16);
+                k.op("ld.global.f32", f, at(k.addr(src, i, 4)));
+                k.op("cvt.rn.bf16.f32", h, f);
+                k.op("st.global.b16", at(k.addr(dst, i, 2)), h);
+            }
+        });
+        return k;
+    }
+
     /** {@code d = x · sigmoid(x)} with {@code sigmoid(x) = 1 / (1 + 2^(−x·log2e))}. */
     static void silu(Ptx k, Reg d, Reg x) {
         Reg t = k.reg(PtxType.F32);

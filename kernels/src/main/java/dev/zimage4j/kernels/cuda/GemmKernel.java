@@ -16,9 +16,11 @@ import static dev.zimage4j.kernels.ptx.Ptx.vec;
  * generated from one {@link Config}.
  *
  * <p>Design (docs/cuda-notes §6, §9 "mma.sync fallback"): a CTA computes a {@code bm × bn} tile with
- * {@code warpsM × warpsN} warps, K in steps of {@value #BK}. Two shared-memory stages: while the warps
- * multiply stage s, the next k-tile is fetched — bf16 weights with {@code cp.async} straight into the
- * other stage, f32 activations into registers (converted to bf16 and stored after the multiply).
+ * {@code warpsM × warpsN} warps, K in steps of {@code bk}. When both operands are bf16 (weights, and
+ * activations converted once by the caller) every tile arrives by {@code cp.async} into a 3-stage ring
+ * of dynamic shared memory, two tiles in flight while one is multiplied. Otherwise two stages: while the
+ * warps multiply one, the next k-tile is fetched — bf16 weights with {@code cp.async} straight into the
+ * other stage, f32 or gathered activations into registers (converted to bf16 and stored after the multiply).
  * Fragments come from {@code ldmatrix.x4}; shared rows are padded by 16 B so the 8 rows of an
  * {@code ldmatrix} phase hit 8 different bank groups.
  *
@@ -32,12 +34,15 @@ final class GemmKernel {
     private GemmKernel() {
     }
 
-    static final int BK = 32;
-    /** Shared row stride in bytes: 32 bf16 + 16 B of padding. */
-    static final int SROW = (BK + 8) * 2;
-
     /** Where A comes from. */
-    enum ASource { DENSE, IM2COL }
+    enum ASource {
+        /** f32 activations {@code [M][K]}, through registers (converted to bf16 on the way to shared memory). */
+        DENSE,
+        /** bf16 activations {@code [M][K]} (converted once by the caller), by {@code cp.async} like the weights. */
+        BF16,
+        /** gathered from an f32 CHW image: implicit-GEMM convolution. */
+        IM2COL
+    }
 
     /** What the epilogue does with the f32 accumulator. */
     enum Epilogue {
@@ -62,12 +67,33 @@ final class GemmKernel {
      * @param bF32    B is f32 (else bf16)
      * @param epi     epilogue
      * @param vec     16-byte vector loads (needs K % 8 == 0 and 16-B aligned operands; IM2COL is always scalar for A)
+     * @param bk      K per shared-memory stage (32, or 64 for the all-cp.async pipeline)
+     * @param stages  shared-memory stages (2 for register-staged operands; 2–4 when every operand is fetched by cp.async)
      */
-    record Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec) {
+    record Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages) {
         Config {
             if (bm % (16 * warpsM) != 0 || bn % (16 * warpsN) != 0)
                 throw new IllegalArgumentException("tile " + bm + "x" + bn + " does not split into " + warpsM + "x" + warpsN + " warps of 16-multiples");
             if (epi == Epilogue.SWIGLU && bF32) throw new IllegalArgumentException("SwiGLU takes bf16 weights");
+            if (a == ASource.BF16 && !vec) throw new IllegalArgumentException("bf16 A needs vector (cp.async) loads");
+            boolean async = a == ASource.BF16 && !bF32;
+            if (!async && (bk != 32 || stages != 2)) throw new IllegalArgumentException("register-staged operands use bk 32 and 2 stages");
+            if (bk % 16 != 0 || stages < 2) throw new IllegalArgumentException("bk " + bk + " / stages " + stages);
+        }
+
+        /** Every operand arrives by cp.async: the multi-stage pipeline with dynamic shared memory. */
+        boolean async() {
+            return a == ASource.BF16 && !bF32;
+        }
+
+        /** Shared row stride in bytes: bk bf16 plus 16 B of padding (conflict-free ldmatrix phases). */
+        int srow() {
+            return (bk + 8) * 2;
+        }
+
+        /** Dynamic shared memory for the async pipeline (0 for the static 2-stage variants). */
+        int dynamicSmem() {
+            return async() ? stages * stageBytes() : 0;
         }
 
         int threads() {
@@ -79,23 +105,29 @@ final class GemmKernel {
         }
 
         String entry() {
-            return "gemm_" + bm + "x" + bn + "_w" + warpsM + "x" + warpsN + "_" + a.name().toLowerCase() + "_b"
+            return "gemm_" + bm + "x" + bn + "x" + bk + "_s" + stages + "_w" + warpsM + "x" + warpsN + "_" + a.name().toLowerCase() + "_b"
                     + (bF32 ? "f32" : "bf16") + "_" + epi.name().toLowerCase() + (vec ? "_vec" : "_scalar");
         }
 
         int stageBytes() {
-            return (bm + bn * (dual() ? 2 : 1)) * SROW;
+            return (bm + bn * (dual() ? 2 : 1)) * srow();
         }
     }
 
-    /** The standard variants: 128×128 (8 warps, 64×32 per warp); SwiGLU 128×64 with two accumulator sets. */
+    /**
+     * The standard variants: 128×128 (8 warps, 64×32 per warp), SwiGLU 128×64 with two accumulator sets;
+     * bf16 A: bk 64, 3 stages (110 KB: two CTAs per SM); otherwise bk 32, 2 static stages.
+     */
     static Config config(ASource a, boolean bF32, Epilogue epi, boolean vec) {
-        return epi == Epilogue.SWIGLU ? new Config(128, 64, 2, 4, a, bF32, epi, vec) : new Config(128, 128, 2, 4, a, bF32, epi, vec);
+        int bn = epi == Epilogue.SWIGLU ? 64 : 128;
+        boolean async = a == ASource.BF16 && !bF32;
+        return new Config(128, bn, 2, 4, a, bF32, epi, vec, async ? 64 : 32, async ? 3 : 2);
     }
 
     /** All variants the backend can ask for (for dump-ptx and the ptxas test). */
     static List<Config> allConfigs() {
         List<Config> out = new ArrayList<>();
+        for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU}) out.add(config(ASource.BF16, false, e, true));
         for (boolean vec : new boolean[]{true, false}) {
             for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU}) out.add(config(ASource.DENSE, false, e, vec));
             out.add(config(ASource.DENSE, true, Epilogue.STORE, vec));
@@ -119,7 +151,8 @@ final class GemmKernel {
         Reg cin = k.paramU32("Cin"), H = k.paramU32("H"), W = k.paramU32("W"), ks = k.paramU32("ks"),
                 stride = k.paramU32("stride"), padT = k.paramU32("padT"), padL = k.paramU32("padL"), wout = k.paramU32("Wout");
 
-        Reg smem = k.shared("smem", 2 * c.stageBytes(), 128);
+        int SROW = c.srow(), BK = c.bk();
+        Reg smem = c.async() ? k.dynamicShared("dyn") : k.shared("smem", 2 * c.stageBytes(), 128);
         Reg tid = k.special("%tid.x");
         Reg lane = k.iop("and.b32", tid, 31), warp = k.iop("shr.u32", tid, 5);
         Reg wm = k.iop("rem.u32", warp, c.warpsM()), wn = k.iop("div.u32", warp, c.warpsM());
@@ -135,9 +168,7 @@ final class GemmKernel {
         opB.operandOff = c.bm() * SROW;
 
         Reg nk = k.iop("add.u32", K, BK - 1);
-        k.op("shr.u32", nk, nk, 5);
-        Reg stageOff = k.constU32(0); // byte offset of the stage being multiplied
-        Reg k0 = k.constU32(0);
+        k.op("div.u32", nk, nk, BK);
 
         // accumulators
         int sets = c.dual() ? 2 : 1;
@@ -154,57 +185,100 @@ final class GemmKernel {
         Reg bRow = k.iop("add.u32", k.mad(wn, wtn, k.iop("and.b32", lane, 7)), k.iop("shl.b32", k.iop("shr.u32", lane, 4), 3));
         Reg bLane = k.mad(bRow, SROW, k.iop("shl.b32", k.iop("and.b32", k.iop("shr.u32", lane, 3), 1), 4));
         Reg aBase = k.iop("add.u32", smem, aLane), bBase = k.iop("add.u32", smem, k.iop("add.u32", bLane, c.bm() * SROW));
-
-        // prologue: tile 0 into stage 0
-        opA.issue(k0, k.constU32(0));
-        opB.issue(k0, k.constU32(0));
-        opA.finish(smem, 0);
-        opB.finish(smem, c.bm() * SROW);
-        k.op("cp.async.wait_all");
-        k.op("bar.sync", 0);
-
-        Reg kt = k.constU32(0);
-        String top = k.newLabel("ktile"), done = k.newLabel("kdone");
-        k.label(top);
-        k.braIf(k.setp("ge.u32", kt, nk), false, done);
-        Reg nextOff = k.iop("xor.b32", stageOff, c.stageBytes());
-        Reg hasNext = k.setp("lt.u32", k.iop("add.u32", kt, 1), nk);
-        Reg kNext = k.iop("add.u32", k0, BK);
-        k.ifThen(hasNext, false, () -> {
-            opA.issue(kNext, nextOff);
-            opB.issue(kNext, nextOff);
-        });
-        // multiply the current stage
-        Reg aSt = k.iop("add.u32", aBase, stageOff), bSt = k.iop("add.u32", bBase, stageOff);
-        for (int kk = 0; kk < BK / 16; kk++) {
-            Reg[][] af = new Reg[mt][];
-            for (int i = 0; i < mt; i++) {
-                af[i] = k.regs(PtxType.B32, 4);
-                k.op("ldmatrix.sync.aligned.m8n8.x4.shared.b16", vec((Object[]) af[i]), at(aSt, (long) i * 16 * SROW + kk * 32));
-            }
-            for (int s = 0; s < sets; s++) {
-                for (int j = 0; j < nt; j += 2) {
-                    Reg[] bf = k.regs(PtxType.B32, 4);
-                    long off = ((long) s * c.bn() + j * 8L) * SROW + kk * 32;
-                    k.op("ldmatrix.sync.aligned.m8n8.x4.shared.b16", vec((Object[]) bf), at(bSt, off));
-                    for (int i = 0; i < mt; i++) {
-                        mma(k, acc[s][i][j], af[i], bf[0], bf[1]);
-                        mma(k, acc[s][i][j + 1], af[i], bf[2], bf[3]);
+        java.util.function.Consumer<Reg> multiply = stageOff -> {
+            Reg aSt = k.iop("add.u32", aBase, stageOff), bSt = k.iop("add.u32", bBase, stageOff);
+            for (int kk = 0; kk < BK / 16; kk++) {
+                Reg[][] af = new Reg[mt][];
+                for (int i = 0; i < mt; i++) {
+                    af[i] = k.regs(PtxType.B32, 4);
+                    k.op("ldmatrix.sync.aligned.m8n8.x4.shared.b16", vec((Object[]) af[i]), at(aSt, (long) i * 16 * SROW + kk * 32));
+                }
+                for (int s = 0; s < sets; s++) {
+                    for (int j = 0; j < nt; j += 2) {
+                        Reg[] bf = k.regs(PtxType.B32, 4);
+                        long off = ((long) s * c.bn() + j * 8L) * SROW + kk * 32;
+                        k.op("ldmatrix.sync.aligned.m8n8.x4.shared.b16", vec((Object[]) bf), at(bSt, off));
+                        for (int i = 0; i < mt; i++) {
+                            mma(k, acc[s][i][j], af[i], bf[0], bf[1]);
+                            mma(k, acc[s][i][j + 1], af[i], bf[2], bf[3]);
+                        }
                     }
                 }
             }
+        };
+
+        Reg kt = k.constU32(0);
+        String top = k.newLabel("ktile"), done = k.newLabel("kdone");
+        if (c.async()) {
+            // multi-stage cp.async pipeline: tiles kt+1 … kt+stages−1 are in flight while tile kt is multiplied;
+            // one commit group per tile (empty past the end) keeps wait_group's count exact
+            int S = c.stages();
+            for (int s = 0; s < S - 1; s++) {
+                Reg kS = k.constU32(s * BK);
+                Reg off = k.constU32(s * c.stageBytes());
+                Reg live = k.setp("lt.u32", k.constU32(s), nk);
+                k.ifThen(live, false, () -> {
+                    opA.issue(kS, off, false);
+                    opB.issue(kS, off, false);
+                });
+                k.op("cp.async.commit_group");
+            }
+            Reg readOff = k.constU32(0), writeOff = k.constU32((S - 1) * c.stageBytes());
+            Reg kLoad = k.constU32((S - 1) * BK);
+            k.label(top);
+            k.braIf(k.setp("ge.u32", kt, nk), false, done);
+            k.op("cp.async.wait_group", S - 2);
+            k.op("bar.sync", 0);
+            Reg live = k.setp("lt.u32", k.iop("add.u32", kt, S - 1), nk);
+            k.ifThen(live, false, () -> {
+                opA.issue(kLoad, writeOff, false);
+                opB.issue(kLoad, writeOff, false);
+            });
+            k.op("cp.async.commit_group");
+            multiply.accept(readOff);
+            int wrap = S * c.stageBytes();
+            for (Reg r : new Reg[]{readOff, writeOff}) {
+                k.op("add.u32", r, r, c.stageBytes());
+                Reg w = k.setp("ge.u32", r, wrap);
+                k.opIf(w, false, "mov.u32", r, 0);
+            }
+            k.op("add.u32", kLoad, kLoad, BK);
+            k.op("add.u32", kt, kt, 1);
+            k.bra(top);
+            k.label(done);
+            k.op("cp.async.wait_all");
+        } else {
+            // two stages; f32 / gathered operands are staged through registers and stored after the multiply
+            Reg stageOff = k.constU32(0);
+            Reg k0 = k.constU32(0);
+            opA.issue(k0, k.constU32(0), true);
+            opB.issue(k0, k.constU32(0), true);
+            opA.finish(smem, null, 0);
+            opB.finish(smem, null, c.bm() * SROW);
+            k.op("cp.async.wait_all");
+            k.op("bar.sync", 0);
+            k.label(top);
+            k.braIf(k.setp("ge.u32", kt, nk), false, done);
+            Reg nextOff = k.iop("xor.b32", stageOff, c.stageBytes());
+            Reg hasNext = k.setp("lt.u32", k.iop("add.u32", kt, 1), nk);
+            Reg kNext = k.iop("add.u32", k0, BK);
+            k.ifThen(hasNext, false, () -> {
+                opA.issue(kNext, nextOff, true);
+                opB.issue(kNext, nextOff, true);
+            });
+            multiply.accept(stageOff);
+            k.ifThen(hasNext, false, () -> {
+                opA.finish(smem, nextOff, 0);
+                opB.finish(smem, nextOff, c.bm() * SROW);
+            });
+            k.op("cp.async.wait_all");
+            k.op("bar.sync", 0);
+            k.op("mov.u32", stageOff, nextOff);
+            k.op("mov.u32", k0, kNext);
+            k.op("add.u32", kt, kt, 1);
+            k.bra(top);
+            k.label(done);
         }
-        k.ifThen(hasNext, false, () -> {
-            opA.finish(smem, nextOff, 0);
-            opB.finish(smem, nextOff, c.bm() * SROW);
-        });
-        k.op("cp.async.wait_all");
-        k.op("bar.sync", 0);
-        k.op("mov.u32", stageOff, nextOff);
-        k.op("mov.u32", k0, kNext);
-        k.op("add.u32", kt, kt, 1);
-        k.bra(top);
-        k.label(done);
 
         epilogue(k, c, acc, y, bias, M, N, m0, n0, wm, wn, lane, wtm, wtn);
         return k;
@@ -280,17 +354,18 @@ final class GemmKernel {
             this.ptr = ptr;
             this.ptr2 = ptr2;
             this.conv = conv;
-            this.f32 = isA || c.bF32();
+            this.f32 = isA ? c.a() != ASource.BF16 : c.bF32();
             this.im2col = isA && c.a() == ASource.IM2COL;
             this.vec = c.vec() && !im2col;
         }
 
-        void issue(Reg k0, Reg stageOff) {
+        void issue(Reg k0, Reg stageOff, boolean commit) {
+            int SROW = c.srow(), BK = c.bk(), cpr = BK / 8;
             if (vec && !f32) {
-                // bf16 rows of 32 = 4 chunks of 16 B, straight into shared memory with cp.async (zero-filled past the edges)
-                for (int idx0 = 0; idx0 < rows * 4; idx0 += T) {
+                // bf16 rows of bk = bk/8 chunks of 16 B, straight into shared memory with cp.async (zero-filled past the edges)
+                for (int idx0 = 0; idx0 < rows * cpr; idx0 += T) {
                     Reg idx = k.iop("add.u32", tid, idx0);
-                    Reg r = k.iop("shr.u32", idx, 2), ch = k.iop("and.b32", idx, 3);
+                    Reg r = k.iop("div.u32", idx, cpr), ch = k.iop("rem.u32", idx, cpr);
                     Reg[] rs = rowSourceDyn(r);
                     Reg col = k.mad(ch, 8, k0);
                     Reg ok = k.reg(PtxType.PRED);
@@ -302,9 +377,9 @@ final class GemmKernel {
                     Reg dst = k.iop("add.u32", k.mad(r, SROW, k.iop("shl.b32", ch, 4)), stageOff);
                     k.op("add.u32", dst, dst, smem);
                     k.op("add.u32", dst, dst, operandOff);
-                    k.op("cp.async.cg.shared.global", at(dst), at(gAddr), 16, bytes);
+                    k.opIf(k.setp("lt.u32", r, rows), false, "cp.async.cg.shared.global", at(dst), at(gAddr), 16, bytes);
                 }
-                k.op("cp.async.commit_group");
+                if (commit) k.op("cp.async.commit_group");
                 return;
             }
             if (vec) {
@@ -372,12 +447,9 @@ final class GemmKernel {
             return new Reg[]{k.iop("add.u32", base0, rLocal), src};
         }
 
-        void finish(Reg smem, int operandOff) {
-            finish(smem, null, operandOff);
-        }
-
         /** Stores the registers fetched by {@link #issue} as bf16 into the stage at {@code stageOff}. */
         void finish(Reg smem, Reg stageOff, int operandOff) {
+            int SROW = c.srow(), BK = c.bk();
             if (vec && !f32) return; // cp.async already targets shared memory
             Reg base = k.iop("add.u32", smem, operandOff);
             if (stageOff != null) k.op("add.u32", base, base, stageOff);

@@ -23,6 +23,8 @@ public final class KernelCatalog {
     public static List<Entry> all() {
         List<Ptx> ks = new ArrayList<>();
         for (ElementwiseKernels.Arith a : ElementwiseKernels.Arith.values()) ks.add(ElementwiseKernels.arith(a));
+        ks.add(ElementwiseKernels.toBf16(true));
+        ks.add(ElementwiseKernels.toBf16(false));
         ks.add(ElementwiseKernels.fillRows());
         ks.add(ElementwiseKernels.embedding());
         ks.add(ElementwiseKernels.transpose());
