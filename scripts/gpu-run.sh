@@ -15,7 +15,7 @@ export CUDA_CACHE_PATH=/tmp/cuda-cache
 status=0
 echo "=== GPU correctness check (one process per group: a sticky CUDA fault loses only its group)"
 : > "$out/check.log"
-for g in ${ZIMAGE_CHECK_GROUPS:-gemm attention norms elementwise conv images graphs}; do
+for g in ${ZIMAGE_CHECK_GROUPS:-gemm attention norms elementwise conv images graphs variants}; do
   $JAVA $FLAGS -Dzimage.cuda.syncEachLaunch=true -cp "$CP" dev.zimage4j.kernels.cuda.GpuCheck $g 2>&1 | tee -a "$out/check.log" || status=1
 done
 echo "=== GPU benchmark"

@@ -11,7 +11,7 @@ import static dev.zimage4j.kernels.ptx.Ptx.vec;
 
 /**
  * The flash-attention generator (FA2 design, docs/cuda-notes §10): a CTA of 4 warps owns
- * {@value #BR} query rows of one head (16 per warp, so the softmax needs no cross-warp traffic) and
+ * {@code 16·warps} query rows of one head (16 per warp, so the softmax needs no cross-warp traffic) and
  * walks the keys in tiles of {@code bc}: S = Q·Kᵀ and O += P·V on {@code mma.sync m16n8k16} bf16 with f32
  * accumulators, online softmax in base 2 with the scale and log2e folded into one multiplier, P reused
  * as the A fragment of the P·V product without shuffles. K/V tiles are converted from the f32
@@ -27,7 +27,6 @@ final class AttentionKernel {
     private AttentionKernel() {
     }
 
-    static final int BR = 64, WARPS = 4, THREADS = 32 * WARPS;
 
     /**
      * One attention variant.
@@ -36,11 +35,12 @@ final class AttentionKernel {
      * @param dChunk   output dims per CTA (D when D ≤ 128)
      * @param bc       keys per tile
      * @param qInRegs  keep Q's fragments in registers for the whole loop
+     * @param warps    warps per CTA; the CTA owns {@code 16·warps} query rows
      * @param bf16     Q, K, V arrive as bf16 (converted once by the caller, head dim a multiple of 8): tiles
      *                 stream in by {@code cp.async}, K/V double-buffered so the next tile loads during this one's math;
      *                 otherwise f32 inputs are converted on the way into a single stage
      */
-    record Config(int headDim, int dChunk, int bc, boolean qInRegs, boolean bf16) {
+    record Config(int headDim, int dChunk, int bc, boolean qInRegs, int warps, boolean bf16) {
         Config {
             if (bf16 && headDim % 8 != 0) throw new IllegalArgumentException("bf16 attention needs a head dim multiple of 8, got " + headDim);
         }
@@ -65,6 +65,15 @@ final class AttentionKernel {
             return (headDim + dChunk - 1) / dChunk;
         }
 
+        /** Query rows per CTA. */
+        int br() {
+            return 16 * warps;
+        }
+
+        int threads() {
+            return 32 * warps;
+        }
+
         /** One K/V stage: K [bc][Dp] and V [bc][DCp] in bf16, padded rows. */
         int stageBytes() {
             return bc * qStride() + bc * vStride();
@@ -76,7 +85,7 @@ final class AttentionKernel {
 
         /** Bytes before stage 0: the Q tile, unless it lives in stage 1 until its fragments are in registers. */
         int qBytes() {
-            return bf16 && qInRegs && BR * qStride() <= stageBytes() ? 0 : BR * qStride();
+            return bf16 && qInRegs && br() * qStride() <= stageBytes() ? 0 : br() * qStride();
         }
 
         /** Dynamic shared memory. */
@@ -85,13 +94,19 @@ final class AttentionKernel {
         }
 
         String entry() {
-            return "attention_d" + headDim + "_c" + dChunk + "_bc" + bc + (qInRegs ? "_qreg" : "_qsmem") + (bf16 ? "_bf16" : "_f32");
+            return "attention_d" + headDim + "_c" + dChunk + "_bc" + bc + "_w" + warps + (qInRegs ? "_qreg" : "_qsmem") + (bf16 ? "_bf16" : "_f32");
         }
     }
 
     /** The variant for head dim {@code d}, bf16 inputs where the dim allows. */
     static Config config(int d, boolean bf16) {
-        return d <= 128 ? new Config(d, d, 64, true, bf16) : new Config(d, 128, bf16 ? 32 : 64, false, bf16);
+        return d <= 128 ? new Config(d, d, 64, true, 4, bf16) : new Config(d, 128, bf16 ? 32 : 64, false, 4, bf16);
+    }
+
+    /** Tile shapes the benchmark sweeps for head dim 128 (bf16 inputs). */
+    static List<Config> candidates128() {
+        return List.of(config(128, true), new Config(128, 128, 128, true, 4, true), new Config(128, 128, 64, true, 8, true),
+                new Config(128, 128, 32, true, 4, true));
     }
 
     /** Variants for dump-ptx: the model's head dims (DiT 128, Qwen3 128, VAE 512) and small test dims. */
@@ -102,16 +117,18 @@ final class AttentionKernel {
             out.add(config(d, false));
         }
         out.add(config(20, false));
+        for (Config c : candidates128()) if (!out.contains(c)) out.add(c);
         return out;
     }
 
     /**
      * {@code entry(out, q, k, v, Sq, ldq, ldk, ldo, group, kvEnd, causal, scaleLog2)}. Grid
-     * {@code (ceil(Sq/64), heads, chunks)}, {@value #THREADS} threads, {@link Config#smemBytes()} dynamic smem.
+     * {@code (ceil(Sq/br), heads, chunks)}, {@link Config#threads()} threads, {@link Config#smemBytes()} dynamic smem.
      */
     static Ptx generate(Config c) {
         Ptx k = new Ptx(c.entry());
-        k.directive(".maxntid " + THREADS + ", 1, 1");
+        k.directive(".maxntid " + c.threads() + ", 1, 1");
+        int BR = c.br(), THREADS = c.threads();
         Reg out = k.paramPtr("out"), q = k.paramPtr("q"), kp = k.paramPtr("k"), vp = k.paramPtr("v");
         Reg sq = k.paramU32("Sq"), ldq = k.paramU32("ldq"), ldk = k.paramU32("ldk"), ldo = k.paramU32("ldo");
         Reg group = k.paramU32("group"), kvEnd = k.paramU32("kvEnd"), causal = k.paramU32("causal");
@@ -137,13 +154,13 @@ final class AttentionKernel {
         // Q tile (and with bf16 inputs the first K/V tile) → smem, then Q's fragments
         Reg dReg = k.constU32(D);
         if (c.bf16()) {
-            copyTile(k, tid, sQ, c.qStride(), BR, dp, qBase, ldq, q0, sq, dReg);
-            copyTile(k, tid, sK, c.qStride(), bc, dp, kBase, ldk, k.constU32(0), kvEnd, dReg);
-            copyTile(k, tid, sV, c.vStride(), bc, dcp, vBase, ldk, k.constU32(0), kvEnd, vLim);
+            copyTile(k, THREADS, tid, sQ, c.qStride(), BR, dp, qBase, ldq, q0, sq, dReg);
+            copyTile(k, THREADS, tid, sK, c.qStride(), bc, dp, kBase, ldk, k.constU32(0), kvEnd, dReg);
+            copyTile(k, THREADS, tid, sV, c.vStride(), bc, dcp, vBase, ldk, k.constU32(0), kvEnd, vLim);
             k.op("cp.async.commit_group");
             k.op("cp.async.wait_all");
         } else {
-            loadTile(k, tid, sQ, c.qStride(), BR, dp, qBase, ldq, q0, sq, dReg);
+            loadTile(k, THREADS, tid, sQ, c.qStride(), BR, dp, qBase, ldq, q0, sq, dReg);
         }
         k.op("bar.sync", 0);
         Reg qLane = k.mad(k.mad(warp, 16, k.iop("and.b32", lane, 15)), c.qStride(), k.iop("shl.b32", k.iop("shr.u32", lane, 4), 4));
@@ -189,14 +206,14 @@ final class AttentionKernel {
             Reg nextJ = k.iop("add.u32", j0, bc);
             Reg other = k.iop("xor.b32", stageOff, c.stageBytes());
             k.ifThen(k.setp("lt.u32", nextJ, kvLimit), false, () -> {
-                copyTile(k, tid, k.iop("add.u32", sK, other), c.qStride(), bc, dp, kBase, ldk, nextJ, kvEnd, dReg);
-                copyTile(k, tid, k.iop("add.u32", sV, other), c.vStride(), bc, dcp, vBase, ldk, nextJ, kvEnd, vLim);
+                copyTile(k, THREADS, tid, k.iop("add.u32", sK, other), c.qStride(), bc, dp, kBase, ldk, nextJ, kvEnd, dReg);
+                copyTile(k, THREADS, tid, k.iop("add.u32", sV, other), c.vStride(), bc, dcp, vBase, ldk, nextJ, kvEnd, vLim);
             });
             k.op("cp.async.commit_group");
         } else {
             k.op("bar.sync", 0);
-            loadTile(k, tid, sK, c.qStride(), bc, dp, kBase, ldk, j0, kvEnd, dReg);
-            loadTile(k, tid, sV, c.vStride(), bc, dcp, vBase, ldk, j0, kvEnd, vLim);
+            loadTile(k, THREADS, tid, sK, c.qStride(), bc, dp, kBase, ldk, j0, kvEnd, dReg);
+            loadTile(k, THREADS, tid, sV, c.vStride(), bc, dcp, vBase, ldk, j0, kvEnd, vLim);
             k.op("bar.sync", 0);
         }
         Reg kSt = k.iop("add.u32", kAddr, stageOff), vSt = k.iop("add.u32", vAddr, stageOff);
@@ -324,7 +341,7 @@ final class AttentionKernel {
      * {@code cp.async}; chunks in rows {@code >= rowLimit} or at columns {@code >= colLimit} are zero-filled.
      * The caller commits the group.
      */
-    private static void copyTile(Ptx k, Reg tid, Reg dst, int stride, int rows, int cols, Reg src, Reg ld, Reg row0, Reg rowLimit, Reg colLimit) {
+    private static void copyTile(Ptx k, int THREADS, Reg tid, Reg dst, int stride, int rows, int cols, Reg src, Reg ld, Reg row0, Reg rowLimit, Reg colLimit) {
         int chunks = cols / 8;
         k.forLoop(tid, rows * chunks, THREADS, i -> {
             Reg r = k.iop("div.u32", i, chunks), ch = k.iop("rem.u32", i, chunks);
@@ -345,7 +362,7 @@ final class AttentionKernel {
      * into bf16 shared memory at {@code dst} (row stride {@code stride} bytes); rows {@code >= rowLimit}
      * and columns {@code >= colLimit} are zero-filled.
      */
-    private static void loadTile(Ptx k, Reg tid, Reg dst, int stride, int rows, int cols, Reg src, Reg ld, Reg row0, Reg rowLimit, Reg colLimit) {
+    private static void loadTile(Ptx k, int THREADS, Reg tid, Reg dst, int stride, int rows, int cols, Reg src, Reg ld, Reg row0, Reg rowLimit, Reg colLimit) {
         int pairs = cols / 2;
         k.forLoop(tid, rows * pairs, THREADS, i -> {
             Reg r = k.iop("div.u32", i, pairs), cp = k.iop("rem.u32", i, pairs);

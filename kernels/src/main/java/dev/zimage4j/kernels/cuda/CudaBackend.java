@@ -366,6 +366,21 @@ public final class CudaBackend implements Backend {
     }
 
     private void gemm(Epilogue epi, CudaTensor y, CudaTensor x, long b, long b2, boolean bF32, long bias, int M, int N, int K) {
+        gemm(null, epi, y, x, b, b2, bF32, bias, M, N, K);
+    }
+
+    /** For the benchmark's tile sweep: the attention variant to use for its head dim (null: the default). */
+    AttentionKernel.Config forcedAttention;
+
+    /** For the benchmark's tile sweep: {@code linear} (or SwiGLU when {@code w2} is given) with an explicit all-bf16 GEMM variant. */
+    void linearWith(GemmKernel.Config config, Tensor y, Tensor x, Weight w, Weight w2) {
+        enter();
+        CudaTensor yt = t(y), xt = t(x);
+        CudaWeight wc = w(w);
+        gemm(config, config.epi(), yt, xt, wc.ptr(), w2 == null ? 0 : w(w2).ptr(), false, 0, xt.rows(), wc.shape[0], xt.cols());
+    }
+
+    private void gemm(GemmKernel.Config forced, Epilogue epi, CudaTensor y, CudaTensor x, long b, long b2, boolean bF32, long bias, int M, int N, int K) {
         boolean vec = K % 8 == 0 && x.ptr() % 16 == 0 && b % 16 == 0 && (b2 == 0 || b2 % 16 == 0);
         long a = x.ptr();
         ASource src = ASource.DENSE;
@@ -374,7 +389,7 @@ public final class CudaBackend implements Backend {
             toBf16(a, x.ptr(), (long) M * K);
             src = ASource.BF16;
         }
-        GemmKernel.Config c = GemmKernel.config(src, bF32, epi, vec);
+        GemmKernel.Config c = forced != null && src == ASource.BF16 ? forced : GemmKernel.config(src, bF32, epi, vec);
         CudaContext.LoadedModule m = kernel(c.entry(), c.dynamicSmem(), () -> GemmKernel.generate(c));
         launch(m, (N + c.bn() - 1) / c.bn(), (M + c.bm() - 1) / c.bm(), 1, c.threads(), c.dynamicSmem(),
                 y.ptr(), a, b, b2, bias, M, N, K, 0, 0, 0, 0, 0, 0, 0, 1);
@@ -474,7 +489,7 @@ public final class CudaBackend implements Backend {
         if (spec.causal() && Sq != Sk)
             throw new IllegalArgumentException("attention: causal needs as many queries as keys, got " + Sq + " and " + Sk);
         boolean bf16 = D % 8 == 0;
-        AttentionKernel.Config c = AttentionKernel.config(D, bf16);
+        AttentionKernel.Config c = forcedAttention != null && bf16 && forcedAttention.headDim() == D ? forcedAttention : AttentionKernel.config(D, bf16);
         CudaContext.LoadedModule m = kernel(c.entry(), c.smemBytes(), () -> AttentionKernel.generate(c));
         long qp = q.ptr(), kp = k.ptr(), vp = v.ptr();
         if (bf16) { // one conversion pass each, then the kernel streams bf16 tiles with cp.async
@@ -489,7 +504,7 @@ public final class CudaBackend implements Backend {
         }
         int kvEnd = Math.min(Sk, spec.validKeys());
         float scaleLog2 = spec.scale() * ElementwiseKernels.LOG2E;
-        launch(m, (Sq + AttentionKernel.BR - 1) / AttentionKernel.BR, spec.heads(), c.chunks(), AttentionKernel.THREADS, c.smemBytes(),
+        launch(m, (Sq + c.br() - 1) / c.br(), spec.heads(), c.chunks(), c.threads(), c.smemBytes(),
                 out.ptr(), qp, kp, vp, Sq, q.cols(), k.cols(), out.cols(),
                 spec.heads() / spec.kvHeads(), kvEnd, spec.causal() ? 1 : 0, scaleLog2);
     }

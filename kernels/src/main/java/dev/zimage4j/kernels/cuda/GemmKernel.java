@@ -124,10 +124,28 @@ final class GemmKernel {
         return new Config(128, bn, 2, 4, a, bF32, epi, vec, async ? 64 : 32, async ? 3 : 2);
     }
 
+    /**
+     * Tile shapes for the all-bf16 pipeline that the benchmark sweeps (scripts/gpu-run.sh): warp tiles of
+     * 64×32 and 64×64, bk 32/64, 3–4 stages, 1–2 CTAs per SM by shared memory.
+     */
+    static List<Config> candidates(Epilogue epi) {
+        ASource a = ASource.BF16;
+        if (epi == Epilogue.SWIGLU)
+            return List.of(new Config(128, 64, 2, 4, a, false, epi, true, 64, 3), new Config(128, 64, 2, 2, a, false, epi, true, 32, 4),
+                    new Config(128, 64, 2, 4, a, false, epi, true, 32, 4), new Config(256, 64, 4, 2, a, false, epi, true, 32, 4));
+        return List.of(new Config(128, 128, 2, 4, a, false, epi, true, 64, 3), new Config(128, 128, 2, 2, a, false, epi, true, 32, 4),
+                new Config(128, 128, 2, 2, a, false, epi, true, 64, 3), new Config(128, 256, 2, 4, a, false, epi, true, 32, 4),
+                new Config(256, 128, 4, 2, a, false, epi, true, 32, 4), new Config(128, 128, 2, 4, a, false, epi, true, 32, 4),
+                new Config(128, 256, 2, 4, a, false, epi, true, 64, 3));
+    }
+
     /** All variants the backend can ask for (for dump-ptx and the ptxas test). */
     static List<Config> allConfigs() {
         List<Config> out = new ArrayList<>();
-        for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU}) out.add(config(ASource.BF16, false, e, true));
+        for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.SWIGLU})
+            for (Config c : candidates(e)) if (!out.contains(c)) out.add(c);
+        for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU})
+            if (!out.contains(config(ASource.BF16, false, e, true))) out.add(config(ASource.BF16, false, e, true));
         for (boolean vec : new boolean[]{true, false}) {
             for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU}) out.add(config(ASource.DENSE, false, e, vec));
             out.add(config(ASource.DENSE, true, Epilogue.STORE, vec));
@@ -166,6 +184,7 @@ final class GemmKernel {
         opA.smem = smem;
         opB.smem = smem;
         opB.operandOff = c.bm() * SROW;
+        for (Operand o : new Operand[]{opA, opB}) if (o.vec && !o.f32) o.prepareAsync();
 
         Reg nk = k.iop("add.u32", K, BK - 1);
         k.op("div.u32", nk, nk, BK);
@@ -362,22 +381,23 @@ final class GemmKernel {
         void issue(Reg k0, Reg stageOff, boolean commit) {
             int SROW = c.srow(), BK = c.bk(), cpr = BK / 8;
             if (vec && !f32) {
-                // bf16 rows of bk = bk/8 chunks of 16 B, straight into shared memory with cp.async (zero-filled past the edges)
-                for (int idx0 = 0; idx0 < rows * cpr; idx0 += T) {
-                    Reg idx = k.iop("add.u32", tid, idx0);
-                    Reg r = k.iop("div.u32", idx, cpr), ch = k.iop("rem.u32", idx, cpr);
-                    Reg[] rs = rowSourceDyn(r);
-                    Reg col = k.mad(ch, 8, k0);
+                // bf16 rows of bk = bk/8 chunks of 16 B, straight into shared memory with cp.async (zero-filled past
+                // the edges). Each thread's rows, chunk and pointers are fixed: computed once (prepare), advanced per tile.
+                if (rowPtr == null) prepareAsync();
+                Reg col = k.mad(chunk, 8, k0);
+                Reg colOk = k.setp("lt.u32", col, K);
+                Reg kBytes = k.reg(PtxType.B64);
+                k.op("mul.wide.u32", kBytes, k0, 2);
+                for (int p = 0; p < rowPtr.length; p++) {
                     Reg ok = k.reg(PtxType.PRED);
-                    k.op("setp.lt.and.u32", ok, rs[0], limit, k.setp("lt.u32", col, K));
+                    k.op("and.pred", ok, rowOk[p], colOk);
                     Reg gAddr = k.reg(PtxType.B64);
-                    k.op("selp.b64", gAddr, k.addr(rs[1], k.mad(rs[0], K, col), 2), rs[1], ok);
+                    k.op("add.s64", gAddr, rowPtr[p], kBytes);
+                    k.op("selp.b64", gAddr, gAddr, ptr, ok);
                     Reg bytes = k.reg(PtxType.B32);
                     k.op("selp.b32", bytes, 16, 0, ok);
-                    Reg dst = k.iop("add.u32", k.mad(r, SROW, k.iop("shl.b32", ch, 4)), stageOff);
-                    k.op("add.u32", dst, dst, smem);
-                    k.op("add.u32", dst, dst, operandOff);
-                    k.opIf(k.setp("lt.u32", r, rows), false, "cp.async.cg.shared.global", at(dst), at(gAddr), 16, bytes);
+                    Reg dst = k.iop("add.u32", dstOff[p], stageOff);
+                    k.op("cp.async.cg.shared.global", at(dst), at(gAddr), 16, bytes);
                 }
                 if (commit) k.op("cp.async.commit_group");
                 return;
@@ -432,6 +452,29 @@ final class GemmKernel {
                     srcIdx = k.mad(rs[0], K, col);
                 }
                 k.opIf(ok, false, f32 ? "ld.global.f32" : "ld.global.b16", held[p], at(k.addr(rs[1], srcIdx, f32 ? 4 : 2)));
+            }
+        }
+
+        Reg chunk;
+        Reg[] rowPtr, rowOk, dstOff;
+
+        /** Per-thread constants of the cp.async loader: its 16-B chunk column, and per pass the row's pointer, validity and smem offset. */
+        void prepareAsync() {
+            int SROW = c.srow(), cpr = c.bk() / 8;
+            if (T % cpr != 0 || (rows * cpr) % T != 0)
+                throw new IllegalArgumentException(c.entry() + ": " + rows + " rows of " + cpr + " chunks do not split over " + T + " threads");
+            int passes = rows * cpr / T;
+            chunk = k.iop("rem.u32", tid, cpr);
+            Reg r0 = k.iop("div.u32", tid, cpr);
+            rowPtr = new Reg[passes];
+            rowOk = new Reg[passes];
+            dstOff = new Reg[passes];
+            for (int p = 0; p < passes; p++) {
+                Reg r = k.iop("add.u32", r0, p * (T / cpr));
+                Reg[] rs = rowSourceDyn(r);
+                rowOk[p] = k.setp("lt.u32", rs[0], limit);
+                rowPtr[p] = k.addr(rs[1], k.mad(rs[0], K, k.iop("shl.b32", chunk, 3)), 2);
+                dstOff[p] = k.iop("add.u32", k.mad(r, SROW, k.iop("shl.b32", chunk, 4)), k.iop("add.u32", smem, operandOff));
             }
         }
 

@@ -35,6 +35,7 @@ public final class GpuBench {
         attention(b, "dit_attn_512px", 30, 128, 1056 + 32);
         attention(b, "vae_mid_attn", 1, 512, 16384);
         launchOverhead(b);
+        sweep(b);
         System.out.printf("PTX JIT total %.1f ms; graph capture total %.1f ms%n", b.totalJitMs(), b.totalGraphCaptureMs());
         System.out.print(b.kernelReport());
         b.close();
@@ -91,6 +92,39 @@ public final class GpuBench {
         double flops = 4.0 * s * s * d * heads;
         // kind attn: M = heads, N = S, K = D
         System.out.printf("BENCH\t%s\tattn\t%d\t%d\t%d\t%.4f\t%.1f%n", name, heads, s, d, ms, flops / ms / 1e9);
+        for (Tensor t : new Tensor[]{q, k, v, o}) b.release(t);
+    }
+
+    /** Every candidate tile shape on three DiT GEMMs and the DiT attention: one SWEEP line each. */
+    private static void sweep(CudaBackend b) {
+        int S = 4224;
+        for (int[] nk : new int[][]{{3840, 3840}, {3840, 10240}, {10240, 3840}}) {
+            int N = nk[0], K = nk[1];
+            Random r = new Random(N + K);
+            Tensor x = randomTensor(b, r, S, K), y = b.alloc(S, N);
+            Weight w = b.weight(GpuCheck.view("w", DType.BF16, GpuCheck.rand(r, N * K, 0.05f), N, K));
+            Weight w2 = N == 10240 ? b.weight(GpuCheck.view("w2", DType.BF16, GpuCheck.rand(r, N * K, 0.05f), N, K)) : null;
+            for (GemmKernel.Epilogue e : w2 == null ? new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE}
+                    : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.SWIGLU})
+                for (GemmKernel.Config c : GemmKernel.candidates(e)) {
+                    boolean sw = e == GemmKernel.Epilogue.SWIGLU;
+                    float ms = time(b, () -> b.linearWith(c, y, x, w, sw ? w2 : null));
+                    double flops = 2.0 * S * N * K * (sw ? 2 : 1);
+                    System.out.printf("SWEEP\t%s\tM=%d N=%d K=%d\t%.4f ms\t%.1f TFLOP/s%n", c.entry(), S, N, K, ms, flops / ms / 1e9);
+                }
+            b.release(x);
+            b.release(y);
+            b.release(w);
+            if (w2 != null) b.release(w2);
+        }
+        Random r = new Random(7);
+        Tensor q = randomTensor(b, r, S, 30 * 128), k = randomTensor(b, r, S, 30 * 128), v = randomTensor(b, r, S, 30 * 128), o = b.alloc(S, 30 * 128);
+        for (AttentionKernel.Config c : AttentionKernel.candidates128()) {
+            b.forcedAttention = c;
+            float ms = time(b, () -> b.attention(o, q, k, v, AttentionSpec.full(30, 128, S)));
+            System.out.printf("SWEEP\t%s\tH=30 S=%d D=128\t%.4f ms\t%.1f TFLOP/s%n", c.entry(), S, ms, 4.0 * S * S * 128 * 30 / ms / 1e9);
+        }
+        b.forcedAttention = null;
         for (Tensor t : new Tensor[]{q, k, v, o}) b.release(t);
     }
 

@@ -139,7 +139,7 @@ public final class GpuCheck {
     // ------------------------------------------------------------------ cases
 
     /** The case groups, runnable one per process ({@code GpuCheck GROUP…}) so a sticky fault loses only its group. */
-    static final List<String> GROUPS = List.of("gemm", "attention", "norms", "elementwise", "conv", "images", "graphs");
+    static final List<String> GROUPS = List.of("gemm", "attention", "norms", "elementwise", "conv", "images", "graphs", "variants");
 
     void runAll() {
         for (String g : GROUPS) run(g);
@@ -183,6 +183,7 @@ public final class GpuCheck {
                 embedding(r);
             }
             case "graphs" -> graphs(r);
+            case "variants" -> variants(r);
             default -> throw new IllegalArgumentException("unknown group " + group + "; groups: " + GROUPS);
         }
     }
@@ -391,6 +392,42 @@ public final class GpuCheck {
             b.fillRows(y, b.weight(pv));
             return get(b, y);
         });
+    }
+
+    /** Every tile variant the benchmark sweeps computes the same function (GPU only; skipped for --cpu-vs-cpu). */
+    void variants(Random r) {
+        if (!(gpu instanceof CudaBackend cuda)) return;
+        int M = 200, N = 264, K = 328;
+        float[] x = rand(r, M * K, 1f), w = rand(r, N * K, 0.1f), w2 = rand(r, N * K, 0.1f);
+        TensorView wv = view("w", DType.BF16, w, N, K), wv2 = view("w2", DType.BF16, w2, N, K);
+        for (GemmKernel.Epilogue e : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.SWIGLU})
+            for (GemmKernel.Config c : GemmKernel.candidates(e)) {
+                boolean swiglu = e == GemmKernel.Epilogue.SWIGLU;
+                check(c.entry() + " M=" + M + " N=" + N + " K=" + K, true, b -> {
+                    Tensor y = poisoned(b, M, N), xt = in(b, x, M, K);
+                    Weight a = b.weight(wv), a2 = b.weight(wv2);
+                    if (b == cuda) cuda.linearWith(c, y, xt, a, swiglu ? a2 : null);
+                    else if (swiglu) b.linearSwiGLU(y, xt, a, a2);
+                    else b.linear(y, xt, a, null);
+                    return get(b, y);
+                });
+            }
+        for (AttentionKernel.Config c : AttentionKernel.candidates128())
+            for (boolean causal : new boolean[]{false, true}) {
+                int S = 333, H = 4;
+                float[] q = rand(r, S * H * 128, 1f), k = rand(r, S * H * 128, 1f), v = rand(r, S * H * 128, 1f);
+                AttentionSpec spec = new AttentionSpec(H, H, 128, 0.088f, causal, S - 7);
+                check(c.entry() + (causal ? " causal" : "") + " S=" + S, true, b -> {
+                    Tensor o = poisoned(b, S, H * 128);
+                    if (b == cuda) cuda.forcedAttention = c;
+                    try {
+                        b.attention(o, in(b, q, S, H * 128), in(b, k, S, H * 128), in(b, v, S, H * 128), spec);
+                    } finally {
+                        if (b == cuda) cuda.forcedAttention = null;
+                    }
+                    return get(b, o);
+                });
+            }
     }
 
     /** A replayed sequence must equal running it eagerly, each time (axpy accumulates, so a stale replay shows). */
