@@ -55,7 +55,11 @@ public final class CudaBackend implements Backend {
     private CudaBackend(CudaContext cu, int ordinal) {
         this.cu = cu;
         this.name = "cuda:" + ordinal;
+        this.useWgmma = cu.computeCapability() == 90 && !Boolean.getBoolean("zimage.cuda.noWgmma");
     }
+
+    /** sm_90a code runs only on compute capability 9.0 (Hopper); elsewhere, or with -Dzimage.cuda.noWgmma=true, GEMMs use mma.sync. */
+    private final boolean useWgmma;
 
     /**
      * Opens GPU {@code ordinal}.
@@ -389,7 +393,8 @@ public final class CudaBackend implements Backend {
             toBf16(a, x.ptr(), (long) M * K);
             src = ASource.BF16;
         }
-        GemmKernel.Config c = forced != null && src == ASource.BF16 ? forced : GemmKernel.config(src, bF32, epi, vec);
+        GemmKernel.Config c = forced != null && src == ASource.BF16 ? forced
+                : src == ASource.BF16 && useWgmma ? GemmKernel.wgmmaConfig(epi) : GemmKernel.config(src, bF32, epi, vec);
         CudaContext.LoadedModule m = kernel(c.entry(), c.dynamicSmem(), () -> GemmKernel.generate(c));
         launch(m, (N + c.bn() - 1) / c.bn(), (M + c.bm() - 1) / c.bm(), 1, c.threads(), c.dynamicSmem(),
                 y.ptr(), a, b, b2, bias, M, N, K, 0, 0, 0, 0, 0, 0, 0, 1);

@@ -70,8 +70,17 @@ final class GemmKernel {
      * @param bk      K per shared-memory stage (32, or 64 for the all-cp.async pipeline)
      * @param stages  shared-memory stages (2 for register-staged operands; 2–4 when every operand is fetched by cp.async)
      */
-    record Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages) {
+    record Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages,
+                  boolean wgmma) {
+        /** An {@code mma.sync} variant. */
+        Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages) {
+            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, false);
+        }
+
         Config {
+            if (wgmma && (a != ASource.BF16 || bF32 || bm != 128 || warpsM != 8 || warpsN != 1 || bk != 64 || bn % 8 != 0 || bn > 256
+                    || epi == Epilogue.STORE_TRANSPOSED || stages < 3))
+                throw new IllegalArgumentException("wgmma variants: bf16 operands, 128 rows over 2 warpgroups, bk 64 (one 128-B swizzle row), n ≤ 256, ≥ 3 stages");
             if (bm % (16 * warpsM) != 0 || bn % (16 * warpsN) != 0)
                 throw new IllegalArgumentException("tile " + bm + "x" + bn + " does not split into " + warpsM + "x" + warpsN + " warps of 16-multiples");
             if (epi == Epilogue.SWIGLU && bF32) throw new IllegalArgumentException("SwiGLU takes bf16 weights");
@@ -86,14 +95,19 @@ final class GemmKernel {
             return a == ASource.BF16 && !bF32;
         }
 
-        /** Shared row stride in bytes: bk bf16 plus 16 B of padding (conflict-free ldmatrix phases). */
+        /** Shared row stride in bytes: bk bf16 plus 16 B of padding (conflict-free ldmatrix phases); wgmma: 128 B, swizzled. */
         int srow() {
-            return (bk + 8) * 2;
+            return wgmma ? 128 : (bk + 8) * 2;
         }
 
-        /** Dynamic shared memory for the async pipeline (0 for the static 2-stage variants). */
+        /** Dynamic shared memory for the async pipeline (0 for the static 2-stage variants); wgmma adds 1 KB to align the ring to 1024 B. */
         int dynamicSmem() {
-            return async() ? stages * stageBytes() : 0;
+            return async() ? stages * stageBytes() + (wgmma ? 1024 : 0) : 0;
+        }
+
+        /** The PTX target: wgmma exists only on {@code sm_90a}. */
+        String target() {
+            return wgmma ? "sm_90a" : Ptx.TARGET;
         }
 
         int threads() {
@@ -105,7 +119,7 @@ final class GemmKernel {
         }
 
         String entry() {
-            return "gemm_" + bm + "x" + bn + "x" + bk + "_s" + stages + "_w" + warpsM + "x" + warpsN + "_" + a.name().toLowerCase() + "_b"
+            return (wgmma ? "wgmma_" : "gemm_") + bm + "x" + bn + "x" + bk + "_s" + stages + "_w" + warpsM + "x" + warpsN + "_" + a.name().toLowerCase() + "_b"
                     + (bF32 ? "f32" : "bf16") + "_" + epi.name().toLowerCase() + (vec ? "_vec" : "_scalar");
         }
 
@@ -139,9 +153,26 @@ final class GemmKernel {
                 new Config(128, 256, 2, 4, a, false, epi, true, 64, 3));
     }
 
+    /** The Hopper (sm_90a) variants: {@code wgmma m64nNk16} from 128-B-swizzled shared memory, 2 warpgroups × 64 rows. */
+    static List<Config> wgmmaCandidates(Epilogue epi) {
+        ASource a = ASource.BF16;
+        if (epi == Epilogue.SWIGLU)
+            return List.of(new Config(128, 128, 8, 1, a, false, epi, true, 64, 4, true), new Config(128, 64, 8, 1, a, false, epi, true, 64, 4, true));
+        // (128×256 would hold 128 accumulators per thread and spills in the epilogue: not offered)
+        return List.of(new Config(128, 128, 8, 1, a, false, epi, true, 64, 4, true), new Config(128, 128, 8, 1, a, false, epi, true, 64, 3, true),
+                new Config(128, 64, 8, 1, a, false, epi, true, 64, 4, true));
+    }
+
+    /** The default wgmma variant for an epilogue (used on compute capability 9.0). */
+    static Config wgmmaConfig(Epilogue epi) {
+        return wgmmaCandidates(epi).getFirst();
+    }
+
     /** All variants the backend can ask for (for dump-ptx and the ptxas test). */
     static List<Config> allConfigs() {
         List<Config> out = new ArrayList<>();
+        for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU})
+            for (Config c : wgmmaCandidates(e)) if (!out.contains(c)) out.add(c);
         for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.SWIGLU})
             for (Config c : candidates(e)) if (!out.contains(c)) out.add(c);
         for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU})
@@ -161,6 +192,7 @@ final class GemmKernel {
      * Launch with grid {@code (ceil(N/bn), ceil(M/bm))} and {@link Config#threads()} threads.
      */
     static Ptx generate(Config c) {
+        if (c.wgmma()) return generateWgmma(c);
         Ptx k = new Ptx(c.entry());
         int T = c.threads();
         k.directive(".maxntid " + T + ", 1, 1");
@@ -301,6 +333,116 @@ final class GemmKernel {
 
         epilogue(k, c, acc, y, bias, M, N, m0, n0, wm, wn, lane, wtm, wtn);
         return k;
+    }
+
+    /**
+     * The Hopper path (target sm_90a, docs/cuda-notes §7, §9): 2 warpgroups each own 64 rows × bn columns of
+     * f32 accumulators and issue {@code wgmma.mma_async m64nNk16} straight from shared memory (A and B
+     * K-major, 128-B swizzle, descriptors with SBO 1024). All 256 threads feed a ring of {@code stages}
+     * buffers by {@code cp.async} with prefetch distance stages−2, so one stage is always free for the
+     * MMA group still in flight ({@code wgmma.wait_group 1}).
+     */
+    static Ptx generateWgmma(Config c) {
+        Ptx k = new Ptx(c.entry(), c.target());
+        int T = c.threads();
+        k.directive(".maxntid " + T + ", 1, 1");
+        Reg y = k.paramPtr("y"), a = k.paramPtr("a"), b = k.paramPtr("b"), b2 = k.paramPtr("b2"), bias = k.paramPtr("bias");
+        Reg M = k.paramU32("M"), N = k.paramU32("N"), K = k.paramU32("K");
+        for (String unused : new String[]{"Cin", "H", "W", "ks", "stride", "padT", "padL", "Wout"}) k.paramU32(unused);
+        int BK = c.bk(), S = c.stages(), SROW = c.srow(), sets = c.dual() ? 2 : 1, bn = c.bn();
+        Reg dyn = k.dynamicShared("dyn", 1024);
+        Reg smem = k.iop("add.u32", dyn, 1023);
+        k.op("and.b32", smem, smem, 0xFFFFFC00); // 1024-B aligned ring: the swizzle pattern repeats every 8 rows × 128 B
+        Reg tid = k.special("%tid.x");
+        Reg lane = k.iop("and.b32", tid, 31), warp = k.iop("shr.u32", tid, 5), wg = k.iop("shr.u32", tid, 7);
+        Reg m0 = k.iop("mul.lo.s32", k.special("%ctaid.y"), c.bm()), n0 = k.iop("mul.lo.s32", k.special("%ctaid.x"), bn);
+        Operand opA = new Operand(k, c, true, c.bm(), T, tid, m0, M, K, a, null, null);
+        Operand opB = new Operand(k, c, false, bn * sets, T, tid, n0, N, K, b, c.dual() ? b2 : null, null);
+        opA.smem = smem;
+        opB.smem = smem;
+        opB.operandOff = c.bm() * SROW;
+        opA.prepareAsync();
+        opB.prepareAsync();
+        Reg nk = k.iop("add.u32", K, BK - 1);
+        k.op("div.u32", nk, nk, BK);
+
+        Reg[][] acc = new Reg[sets][];
+        for (int s = 0; s < sets; s++) {
+            acc[s] = k.regs(PtxType.F32, bn / 2);
+            for (Reg r : acc[s]) k.op("mov.f32", r, Ptx.f32(0f));
+        }
+        Reg one = k.setp("eq.u32", tid, tid); // scale-d = true: accumulate
+
+        // descriptor template: LBO 16 B (unused with swizzle), SBO 1024 B, layout 1 = 128-B swizzle
+        long hi = (1L << 16) | ((1024L >> 4) << 32) | (1L << 62);
+        Reg aRow0 = k.iop("mul.lo.s32", wg, 64 * SROW);
+
+        int pre = S - 2; // prefetch distance
+        for (int s = 0; s < pre; s++) {
+            Reg kS = k.constU32(s * BK), off = k.constU32(s * c.stageBytes());
+            k.ifThen(k.setp("lt.u32", k.constU32(s), nk), false, () -> {
+                opA.issue(kS, off, false);
+                opB.issue(kS, off, false);
+            });
+            k.op("cp.async.commit_group");
+        }
+        Reg kt = k.constU32(0), readOff = k.constU32(0), writeOff = k.constU32(pre * c.stageBytes()), kLoad = k.constU32(pre * BK);
+        String top = k.newLabel("ktile"), done = k.newLabel("kdone");
+        k.label(top);
+        k.braIf(k.setp("ge.u32", kt, nk), false, done);
+        k.op("cp.async.wait_group", pre - 1);
+        k.op("fence.proxy.async.shared::cta"); // cp.async wrote through the generic proxy; wgmma reads through the async one
+        k.op("bar.sync", 0);
+        Reg live = k.setp("lt.u32", k.iop("add.u32", kt, pre), nk);
+        k.ifThen(live, false, () -> {
+            opA.issue(kLoad, writeOff, false);
+            opB.issue(kLoad, writeOff, false);
+        });
+        k.op("cp.async.commit_group");
+        // descriptors of this stage
+        Reg aAddr = k.iop("add.u32", k.iop("add.u32", smem, readOff), aRow0);
+        Reg bAddr = k.iop("add.u32", k.iop("add.u32", smem, readOff), c.bm() * SROW);
+        Reg descA = desc(k, aAddr, hi), descB = desc(k, bAddr, hi);
+        k.op("wgmma.fence.sync.aligned");
+        for (int kk = 0; kk < BK / 16; kk++) {
+            Reg dA = k.reg(PtxType.B64);
+            k.op("add.s64", dA, descA, kk * 2); // +32 B along K inside the swizzled row
+            for (int s = 0; s < sets; s++) {
+                Reg dB = k.reg(PtxType.B64);
+                k.op("add.s64", dB, descB, kk * 2 + (long) s * bn * SROW / 16);
+                k.op("wgmma.mma_async.sync.aligned.m64n" + bn + "k16.f32.bf16.bf16", vec((Object[]) acc[s]), dA, dB, one, 1, 1, 0, 0);
+            }
+        }
+        k.op("wgmma.commit_group.sync.aligned");
+        k.op("wgmma.wait_group.sync.aligned", 1); // the previous tile's MMAs are done: its stage may be refilled next iteration
+        int wrap = S * c.stageBytes();
+        for (Reg r : new Reg[]{readOff, writeOff}) {
+            k.op("add.u32", r, r, c.stageBytes());
+            k.opIf(k.setp("ge.u32", r, wrap), false, "mov.u32", r, 0);
+        }
+        k.op("add.u32", kLoad, kLoad, BK);
+        k.op("add.u32", kt, kt, 1);
+        k.bra(top);
+        k.label(done);
+        k.op("wgmma.wait_group.sync.aligned", 0);
+        k.op("cp.async.wait_all");
+
+        // accumulator i of a warp: row 16·warp + g + 8·((i>>1)&1), col 8·(i>>2) + 2t + (i&1): per 8 columns the mma.sync C layout
+        Reg[][][][] tiles = new Reg[sets][1][bn / 8][];
+        for (int s = 0; s < sets; s++)
+            for (int j = 0; j < bn / 8; j++) tiles[s][0][j] = new Reg[]{acc[s][4 * j], acc[s][4 * j + 1], acc[s][4 * j + 2], acc[s][4 * j + 3]};
+        epilogue(k, c, tiles, y, bias, M, N, m0, n0, warp, k.constU32(0), lane, 16, bn);
+        return k;
+    }
+
+    /** A shared-memory matrix descriptor: {@code (addr >> 4) & 0x3FFF} in bits 0–13, the rest from {@code hi}. */
+    private static Reg desc(Ptx k, Reg addr, long hi) {
+        Reg lo = k.iop("shr.u32", addr, 4);
+        k.op("and.b32", lo, lo, 0x3FFF);
+        Reg d = k.reg(PtxType.B64);
+        k.op("cvt.u64.u32", d, lo);
+        k.op("or.b64", d, d, hi);
+        return d;
     }
 
     static void mma(Ptx k, Reg[] d, Reg[] a, Reg b0, Reg b1) {
@@ -474,7 +616,9 @@ final class GemmKernel {
                 Reg[] rs = rowSourceDyn(r);
                 rowOk[p] = k.setp("lt.u32", rs[0], limit);
                 rowPtr[p] = k.addr(rs[1], k.mad(rs[0], K, k.iop("shl.b32", chunk, 3)), 2);
-                dstOff[p] = k.iop("add.u32", k.mad(r, SROW, k.iop("shl.b32", chunk, 4)), k.iop("add.u32", smem, operandOff));
+                // wgmma tiles use the 128-B swizzle: chunk c of row r lands at chunk c ^ (r mod 8)
+                Reg ch = c.wgmma() ? k.iop("xor.b32", chunk, k.iop("and.b32", r, 7)) : chunk;
+                dstOff[p] = k.iop("add.u32", k.mad(r, SROW, k.iop("shl.b32", ch, 4)), k.iop("add.u32", smem, operandOff));
             }
         }
 

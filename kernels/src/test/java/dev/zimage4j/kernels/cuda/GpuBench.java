@@ -106,7 +106,7 @@ public final class GpuBench {
             Weight w2 = N == 10240 ? b.weight(GpuCheck.view("w2", DType.BF16, GpuCheck.rand(r, N * K, 0.05f), N, K)) : null;
             for (GemmKernel.Epilogue e : w2 == null ? new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE}
                     : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.SWIGLU})
-                for (GemmKernel.Config c : GemmKernel.candidates(e)) {
+                for (GemmKernel.Config c : java.util.stream.Stream.concat(GemmKernel.wgmmaCandidates(e).stream(), GemmKernel.candidates(e).stream()).toList()) {
                     boolean sw = e == GemmKernel.Epilogue.SWIGLU;
                     float ms = time(b, () -> b.linearWith(c, y, x, w, sw ? w2 : null));
                     double flops = 2.0 * S * N * K * (sw ? 2 : 1);

@@ -401,7 +401,7 @@ public final class GpuCheck {
         float[] x = rand(r, M * K, 1f), w = rand(r, N * K, 0.1f), w2 = rand(r, N * K, 0.1f);
         TensorView wv = view("w", DType.BF16, w, N, K), wv2 = view("w2", DType.BF16, w2, N, K);
         for (GemmKernel.Epilogue e : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.SWIGLU})
-            for (GemmKernel.Config c : GemmKernel.candidates(e)) {
+            for (GemmKernel.Config c : java.util.stream.Stream.concat(GemmKernel.candidates(e).stream(), GemmKernel.wgmmaCandidates(e).stream()).toList()) {
                 boolean swiglu = e == GemmKernel.Epilogue.SWIGLU;
                 check(c.entry() + " M=" + M + " N=" + N + " K=" + K, true, b -> {
                     Tensor y = poisoned(b, M, N), xt = in(b, x, M, K);

@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Assembles every generated kernel with {@code ptxas -arch=sm_90 -v} (no GPU needed) and checks the
+ * Assembles every generated kernel with {@code ptxas -arch=sm_90 -v} ({@code sm_90a} for the wgmma kernels; no GPU needed) and checks the
  * resource report: no spills, no stack frame, registers within 255, shared memory within the opt-in limit.
  * Skipped, with a message, where ptxas is not installed.
  */
@@ -38,6 +38,7 @@ class PtxAssembleTest {
         return candidates.stream().filter(Files::isExecutable).findFirst().orElse(null);
     }
 
+    private static final Pattern TARGET = Pattern.compile("^\\.target (sm_\\w+)$", Pattern.MULTILINE);
     private static final Pattern REGS = Pattern.compile("Used (\\d+) registers");
     private static final Pattern SPILL = Pattern.compile("(\\d+) bytes spill stores, (\\d+) bytes spill loads");
     private static final Pattern STACK = Pattern.compile("(\\d+) bytes stack frame");
@@ -54,7 +55,12 @@ class PtxAssembleTest {
             assertTrue(names.add(e.name()), "duplicate kernel name " + e.name());
             Path f = dir.resolve(e.name() + ".ptx");
             Files.writeString(f, e.ptx());
-            Process p = new ProcessBuilder(ptxas.toString(), "-arch=sm_90", "-v", "--warn-on-spills", "-o", "/dev/null", f.toString())
+            Matcher t = TARGET.matcher(e.ptx());
+            assertTrue(t.find(), e.name() + " declares no .target");
+            String arch = t.group(1);
+            assertTrue(arch.equals("sm_90") || arch.equals("sm_90a") && e.ptx().contains("wgmma."),
+                    e.name() + ": sm_90a only where Hopper-only instructions need it, got " + arch);
+            Process p = new ProcessBuilder(ptxas.toString(), "-arch=" + arch, "-v", "--warn-on-spills", "-o", "/dev/null", f.toString())
                     .redirectErrorStream(true).start();
             String log = new String(p.getInputStream().readAllBytes());
             assertTrue(p.waitFor(120, TimeUnit.SECONDS), "ptxas timed out on " + e.name());
