@@ -621,9 +621,19 @@ public final class CudaBackend implements Backend {
         long hw = x.numel() / C;
         requireShape("groupNorm", y.numel() == x.numel() && groups > 0 && C % groups == 0 && w(gamma).numel() == C && w(beta).numel() == C,
                 "y", y.shape, "x", x.shape, "groups", groups, "gamma", gamma.shape(), "beta", beta.shape());
-        CudaContext.LoadedModule m = kernel("group_norm", 0, RowKernels::groupNorm);
-        launch(m, groups, 1, 1, RowKernels.BLOCK, 0, y.ptr(), x.ptr(), w(gamma).ptr(), w(beta).ptr(), C, (int) hw, groups, eps, silu ? 1 : 0);
+        long n = (long) (C / groups) * hw;
+        int splits = (int) Math.max(1, Math.min(1024, (n + GN_CHUNK - 1) / GN_CHUNK));
+        int chunk = (int) ((n + splits - 1) / splits);
+        long part = scratch(4L * (3L * groups * splits + 2L * groups)), stats = part + 12L * groups * splits;
+        launch(kernel("group_norm_partial", 0, RowKernels::groupNormPartial), splits, groups, 1, RowKernels.BLOCK, 0,
+                x.ptr(), part, C, (int) hw, groups, chunk);
+        launch(kernel("group_norm_finalize", 0, RowKernels::groupNormFinalize), 1, 1, 1, 256, 0, part, stats, splits, groups, eps);
+        elementwise("group_norm_apply", RowKernels::groupNormApply, x.numel(), y.ptr(), x.ptr(), w(gamma).ptr(), w(beta).ptr(), stats,
+                C, (int) hw, groups, silu ? 1 : 0);
     }
+
+    /** Elements per block in GroupNorm's partial reduction. */
+    private static final long GN_CHUNK = 16384;
 
     @Override
     public void softmax(Tensor xT) {
