@@ -77,6 +77,9 @@ class QwenTokenizerTest {
         var e = assertThrows(TokenizerException.class, () -> tok.decode(new int[]{999_999}, false));
         assertTrue(e.getMessage().contains("999999"), e.getMessage());
         assertArrayEquals(new int[0], tok.encode(""));
+        var bad = assertThrows(IllegalArgumentException.class, () -> tok.encode("ok \ud83e then"));
+        assertTrue(bad.getMessage().contains("U+D83E at index 3"), bad.getMessage());
+        assertArrayEquals(tok.encode("🦊"), tok.encode("\ud83e\udd8a"));
     }
 
     @Test
@@ -95,6 +98,26 @@ class QwenTokenizerTest {
         }
         String cjk = "一只可爱的熊猫在竹林里吃竹子".repeat(10);
         assertEquals(cjk, QwenTokenizer.bundled().decode(QwenTokenizer.bundled().encode(cjk), false));
+    }
+
+    @Test
+    void handWrittenQwen2SplitEqualsTheRegex() {
+        // the fast path must cut every text exactly where java.util.regex cuts it with the same pattern
+        Splitter regex = Splitter.regex(QwenTokenizer.compile(Qwen2Split.PATTERN, "test"));
+        Splitter hand = new Qwen2Split();
+        String alphabet = "aZſé中🦊1٣²Ⅻ '\"sStTrReEvVmMlLdD.,!?-_()\t\n\r\u000b\u000c\u0085\u00a0\u2028\u3000\u200b\u0301\u001c";
+        int[] cps = alphabet.codePoints().toArray();
+        java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+        for (int n = 0; n < 20_000; n++) {
+            StringBuilder sb = new StringBuilder();
+            int len = 1 + r.nextInt(24);
+            for (int i = 0; i < len; i++) sb.appendCodePoint(r.nextInt(8) == 0 ? r.nextInt(0x3000) : cps[r.nextInt(cps.length)]);
+            String s = sb.toString();
+            java.util.List<String> a = new java.util.ArrayList<>(), b = new java.util.ArrayList<>();
+            regex.split(s, (x, y) -> a.add(s.substring(x, y)));
+            hand.split(s, (x, y) -> b.add(s.substring(x, y)));
+            assertEquals(a, b, () -> "split of " + HuggingFaceDifferentialTest.escape(s));
+        }
     }
 
     @Test
