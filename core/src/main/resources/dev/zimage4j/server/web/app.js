@@ -76,17 +76,15 @@
     }
   }
 
+  // Error bodies are {"error": {"message", "type", "param", "status"}}; job events carry "error" as a string.
   function errorMessage(body) {
-    if (!body) return '';
-    if (typeof body === 'string') return body;
-    const e = body.error;
-    if (e && typeof e === 'object') return e.message || '';
-    return e || body.message || body.detail || '';
+    const e = body && body.error;
+    return (e && typeof e === 'object' ? e.message : e) || '';
   }
 
   function errorField(body) {
     const e = body && body.error;
-    return (e && typeof e === 'object' && (e.field || e.param)) || body.field || body.param || null;
+    return (e && typeof e === 'object' && e.param) || null;
   }
 
   /** One sentence per failure kind: what went wrong and what to do about it. */
@@ -276,12 +274,8 @@
         method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(request),
         what: 'model', signal: job.abort.signal,
       });
-      job.id = accepted.id || accepted.job_id || (accepted.job && accepted.job.id) || null;
-      if (!job.id) {
-        // A server that answered synchronously: the images are already here.
-        if (imagesOf(accepted).length) return finish(job, accepted);
-        throw new ApiError('The server accepted the request but returned no job id.', 200);
-      }
+      job.id = accepted.id;
+      if (!job.id) throw new ApiError('The server accepted the request but returned no job id.', 202);
       if (job.cancelRequested) await sendCancel(job);
       setProgress(0, 'Queued…');
       await followEvents(job);
@@ -345,64 +339,45 @@
       if (key === 'event') type = value;
       else if (key === 'data') data.push(value);
     }
-    if (!data.length && type === 'message') return null;
-    let payload = data.join('\n');
-    try { payload = JSON.parse(payload); } catch (_) { payload = { message: payload }; }
-    if (type === 'message' && payload && (payload.type || payload.event)) type = payload.type || payload.event;
-    return { type: String(type).toLowerCase(), data: payload || {} };
+    if (!data.length) return null;
+    let payload;
+    try { payload = JSON.parse(data.join('\n')); } catch (_) { payload = { error: data.join('\n') }; }
+    return { type, data: payload || {} };
   }
 
+  /** One job event: queued (position), started, step (image, step, steps, images), done (the job), failed, cancelled. */
   async function onEvent(job, type, d) {
-    const steps = d.steps || d.total_steps || job.request.steps;
-    const count = d.count || d.images || job.request.count;
     switch (type) {
       case 'queued':
-      case 'queue':
-      case 'position': {
-        const pos = d.position != null ? d.position : d.queue_position;
-        setProgress(0, pos > 0 ? 'Waiting in queue: ' + pos + ' job' + (pos === 1 ? '' : 's') + ' ahead' :
-          'Queued, starting…');
+        setProgress(0, d.position > 1 ? 'Waiting in queue: ' + (d.position - 1) + ' job' + (d.position === 2 ? '' : 's') +
+          ' ahead' : 'Queued, starting next…');
         break;
-      }
       case 'started':
-      case 'running':
-      case 'loading':
-        setProgress(0, type === 'loading' ? 'Loading the model (first use)…' : 'Starting…');
+        setProgress(0, 'Starting (loading the model if it is not loaded)…');
         break;
-      case 'step':
-      case 'progress': {
-        const image = d.image != null ? d.image : 0;
-        const step = d.step != null ? d.step : 0;
-        const done = (image * steps + step) / (count * steps);
-        setProgress(done, (count > 1 ? 'Image ' + (image + 1) + ' of ' + count + ', ' : '') +
-          'step ' + step + ' of ' + steps);
+      case 'step': {
+        const steps = d.steps || job.request.steps;
+        const count = d.images || job.request.count;
+        setProgress((d.image * steps + d.step) / (count * steps), (count > 1 ? 'Image ' + (d.image + 1) + ' of ' +
+          count + ', ' : '') + 'step ' + d.step + ' of ' + steps);
         break;
       }
       case 'done':
-      case 'complete':
-      case 'completed':
-      case 'succeeded': {
-        let result = d;
-        if (!imagesOf(result).length) result = await apiJson('/v1/jobs/' + encodeURIComponent(job.id), { what: 'job' });
-        finish(job, result);
+        finish(job, imagesOf(d).length ? d : await apiJson('/v1/jobs/' + encodeURIComponent(job.id), { what: 'job' }));
         break;
-      }
       case 'cancelled':
-      case 'canceled':
         cancelled(job);
         break;
-      case 'error':
       case 'failed':
-        if (job.cancelRequested || /cancel/i.test(errorMessage(d) || d.reason || '')) cancelled(job);
-        else fail(job, new ApiError(describeJobError(d), 500));
+        fail(job, new ApiError(describeJobError(d), 500));
         break;
       default:
-        break; // unknown event types (heartbeats, future additions) are ignored
+        break; // event types added later are ignored
     }
   }
 
   function describeJobError(d) {
-    const msg = errorMessage(d) || d.reason || 'no reason given';
+    const msg = errorMessage(d) || 'no reason given';
     if (/memory/i.test(msg)) return 'The server ran out of memory generating this image: ' + msg +
       '. Try a smaller size or fewer images.';
     return 'Generation failed on the server: ' + msg;
@@ -412,12 +387,11 @@
   async function pollJob(job) {
     while (!job.finished) {
       const j = await apiJson('/v1/jobs/' + encodeURIComponent(job.id), { what: 'job', signal: job.abort.signal });
-      const status = String(j.status || j.state || '').toLowerCase();
-      if (['done', 'complete', 'completed', 'succeeded', 'success'].includes(status)) return finish(job, j);
-      if (['cancelled', 'canceled'].includes(status)) return cancelled(job);
-      if (['error', 'failed', 'failure'].includes(status)) return fail(job, new ApiError(describeJobError(j), 500));
-      if (j.progress && j.progress.step != null) await onEvent(job, 'step', j.progress);
-      else if (j.step != null) await onEvent(job, 'step', j);
+      if (j.status === 'done') return finish(job, j);
+      if (j.status === 'cancelled') return cancelled(job);
+      if (j.status === 'failed') return fail(job, new ApiError(describeJobError(j), 500));
+      if (j.status === 'queued') await onEvent(job, 'queued', { position: j.queue_position });
+      if (j.status === 'running' && j.progress) await onEvent(job, 'step', j.progress);
       await new Promise((r) => setTimeout(r, 500));
     }
   }
@@ -480,18 +454,9 @@
 
   // ---------------------------------------------------------------- results
 
-  /** The images of a job answer, whatever shape the server used. */
+  /** The images of a finished job: [{name, url, seed, width, height}]. */
   function imagesOf(result) {
-    const list = result.images || result.data || (result.result && result.result.images) || [];
-    return list.map((img, i) => {
-      if (typeof img === 'string') img = { url: img };
-      const name = img.name || img.file || null;
-      let url = img.url || (name ? '/v1/images/' + encodeURIComponent(name) : null);
-      if (!url && img.b64_json) url = 'data:image/png;base64,' + img.b64_json;
-      if (!url && img.base64) url = 'data:image/png;base64,' + img.base64;
-      return { url, name: name || (url && !url.startsWith('data:') ? url.split('/').pop() : 'zimage-' + i + '.png'),
-        seed: img.seed, width: img.width, height: img.height };
-    }).filter((img) => img.url);
+    return (result.images || []).filter((img) => img.url);
   }
 
   function addParam(dl, key, value) {
@@ -542,14 +507,14 @@
       fig.append(image, cap);
       return fig;
     }));
-    const serverMs = result.latency_ms || result.elapsed_ms || (result.timings && result.timings.total_ms);
-    const stages = result.timings || result.stage_ms || result.stages;
-    const extra = { Latency: seconds.toFixed(2) + ' s (in the browser)' };
-    if (serverMs) extra['Server time'] = (serverMs / 1000).toFixed(2) + ' s';
-    if (stages && typeof stages === 'object') {
-      const parts = Object.entries(stages).filter(([k, v]) => typeof v === 'number' && !/total/.test(k))
-        .map(([k, v]) => k.replace(/_ms$/, '') + ' ' + (v / 1000).toFixed(2) + ' s');
-      if (parts.length) extra.Stages = parts.join(', ');
+    // timings_ms: wall time per pipeline stage on the server ("text", "denoise", "vae", …)
+    const stages = result.timings_ms || {};
+    const extra = { Latency: seconds.toFixed(2) + ' s (submit to image, in the browser)' };
+    const parts = Object.entries(stages).filter(([, v]) => typeof v === 'number');
+    if (parts.length) {
+      const total = parts.reduce((a, [, v]) => a + v, 0);
+      extra['Server time'] = (total / 1000).toFixed(2) + ' s (' +
+        parts.map(([k, v]) => k + ' ' + (v / 1000).toFixed(2) + ' s').join(', ') + ')';
     }
     const model = result.model || request.model;
     fillParams(el.resultParams, Object.assign({}, request, { model }), extra);
@@ -571,8 +536,7 @@
   async function refreshGallery() {
     let list;
     try {
-      const body = await apiJson('/v1/images?limit=48');
-      list = Array.isArray(body) ? body : body.images || body.data || [];
+      list = (await apiJson('/v1/images?limit=48')).data || [];
     } catch (e) {
       el.galleryEmpty.hidden = false;
       el.galleryEmpty.textContent = 'Recent images are unavailable: ' + e.message;
@@ -581,7 +545,7 @@
     el.galleryEmpty.hidden = list.length > 0;
     el.galleryEmpty.textContent = 'No images yet.';
     el.gallery.replaceChildren(...list.map((item) => {
-      const url = item.url || '/v1/images/' + encodeURIComponent(item.name);
+      const url = item.url;
       const b = document.createElement('button');
       b.type = 'button';
       b.className = 'gallery-item';
@@ -602,8 +566,7 @@
     setImageSource(el.viewerDownload, url);
     el.viewerDownload.download = item.name || 'zimage.png';
     const extra = {};
-    if (item.created || item.created_at) extra.Created = new Date(item.created || item.created_at).toLocaleString();
-    if (item.latency_ms) extra.Latency = (item.latency_ms / 1000).toFixed(2) + ' s';
+    if (item.created) extra.Created = new Date(item.created).toLocaleString();
     fillParams(el.viewerParams, item, extra);
     el.viewerReuse.onclick = () => {
       applyParams(Object.assign({}, item, { count: 1 }));
@@ -623,8 +586,7 @@
       el.modelState.textContent = 'Model list unavailable: ' + e.message;
       return;
     }
-    models = (Array.isArray(body) ? body : body.models || body.data || []).map((m) =>
-      (typeof m === 'string' ? { id: m } : m));
+    models = body.data || [];
     const previous = el.model.value;
     el.model.replaceChildren(...models.map((m) => {
       const o = document.createElement('option');
@@ -639,19 +601,15 @@
       el.model.append(o);
     }
     const preferred = models.find((m) => m.id === previous) || models.find((m) => m.default) ||
-      models.find(isWarm) || models.find(isLoaded) || models[0];
+      models.find((m) => m.warm) || models.find((m) => m.loaded) || models[0];
     if (preferred) el.model.value = preferred.id;
     updateModelState();
   }
 
-  const isLoaded = (m) => m.loaded === true || /loaded|warm|ready/.test(String(m.state || m.status || ''));
-  const isWarm = (m) => m.warm === true || m.prewarmed === true || /warm|ready/.test(String(m.state || m.status || ''));
-  const isLoading = (m) => m.loading === true || /loading|warming/.test(String(m.state || m.status || ''));
-
+  // GET /v1/models: {data: [{id, default, loaded, warm, in_use, …}]}; warm = loaded and has run a generation.
   function modelStateWords(m) {
-    if (isLoading(m)) return 'loading…';
-    if (isWarm(m)) return 'loaded, warm';
-    if (isLoaded(m)) return 'loaded';
+    if (m.warm) return 'loaded, warm';
+    if (m.loaded) return 'loaded';
     return 'not loaded';
   }
 
@@ -662,10 +620,10 @@
       el.modelLoad.hidden = true;
       return;
     }
-    const loaded = isLoaded(m) || isWarm(m);
-    el.modelLoad.hidden = loaded || isLoading(m);
-    el.modelState.textContent = loaded ? (isWarm(m) ? 'Loaded and warm: images start right away.' : 'Loaded.') :
-      isLoading(m) ? 'Loading…' : 'Not loaded yet: the first image loads it, which takes a while (or press Load now).';
+    el.modelLoad.hidden = !!m.loaded;
+    el.modelState.textContent = m.warm ? 'Loaded and warm: images start right away.' :
+      m.loaded ? 'Loaded; the first image also warms it up (a little slower).' :
+        'Not loaded yet: the first image loads it, which takes a while (or press Load now).';
   }
 
   async function loadModel() {
