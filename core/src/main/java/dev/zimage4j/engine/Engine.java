@@ -117,6 +117,7 @@ public final class Engine implements AutoCloseable {
                     GenerationRequest r = new GenerationRequest("prewarm", "", wh[0], wh[1], config.defaultSteps(), 0.0, 0, 1, null, 0.6);
                     long t0 = System.nanoTime();
                     lease.generator().generate(r.validate(), ProgressListener.NONE, new CancellationToken());
+                    lease.markWarm();
                     Log.info(String.format("prewarm %s %dx%d, %d steps: %.0f ms", m, wh[0], wh[1], r.steps(), (System.nanoTime() - t0) / 1e6));
                 }
             }
@@ -225,6 +226,7 @@ public final class Engine implements AutoCloseable {
         try (ModelCache.Lease lease = cache.acquire(job.model(), "request " + job.id())) {
             metrics.observeStage("model_acquire", (System.nanoTime() - t0) / 1e9);
             List<GeneratedImage> out = lease.generator().generate(job.request(), (img, step, steps) -> job.stepped(img, step), job.cancellation());
+            lease.markWarm();
             List<Job.Image> images = new ArrayList<>();
             Map<String, Double> stages = new LinkedHashMap<>();
             for (int i = 0; i < out.size(); i++) {

@@ -35,6 +35,11 @@ public final class ModelCache implements AutoCloseable {
             return entry.loaded.join();
         }
 
+        /** Records that a generation completed on this model, so its code paths are warm ({@code GET /v1/models} says so). */
+        public void markWarm() {
+            entry.warm = true;
+        }
+
         @Override
         public void close() {
             if (!released) {
@@ -49,6 +54,7 @@ public final class ModelCache implements AutoCloseable {
         final String id;
         final CompletableFuture<ImageGenerator> loaded = new CompletableFuture<>();
         int users;
+        volatile boolean warm;
 
         Entry(String id) {
             this.id = id;
@@ -56,7 +62,7 @@ public final class ModelCache implements AutoCloseable {
     }
 
     /** One cached model as {@code GET /v1/models} shows it. */
-    public record Cached(String id, boolean loading, int users, long residentBytes) {
+    public record Cached(String id, boolean loading, int users, long residentBytes, boolean warm) {
     }
 
     private final Function<String, Path> resolver;
@@ -201,7 +207,7 @@ public final class ModelCache implements AutoCloseable {
         List<Cached> out = new ArrayList<>();
         for (Entry e : entries.values()) {
             ImageGenerator g = e.loaded.isCompletedExceptionally() ? null : e.loaded.getNow(null);
-            out.add(new Cached(e.id, g == null, e.users, g == null ? 0 : g.residentBytes()));
+            out.add(new Cached(e.id, g == null, e.users, g == null ? 0 : g.residentBytes(), e.warm));
         }
         return out;
     }

@@ -143,6 +143,12 @@ public final class ApiServer implements AutoCloseable {
             json(ex, ready ? 200 : 503, Map.of("ready", ready, "state", ready ? "ready" : engine.accepting() ? "prewarming" : "draining"));
             return;
         }
+        if (method.equals("GET") && (p.isEmpty() || p.size() == 1 && !p.getFirst().equals("metrics"))) {
+            // the web page (docs/server.md): public like /healthz, its API calls carry the token
+            var asset = WebPage.find(ex.getRequestURI().getPath()).orElseThrow(() -> HttpError.notFound("no endpoint " + ex.getRequestURI().getPath() + " (see docs/server.md)"));
+            send(ex, 200, asset.contentType(), asset.bytes());
+            return;
+        }
         authorize(ex);
         if (p.equals(List.of("metrics"))) {
             allow(method, "GET");
@@ -161,6 +167,10 @@ public final class ApiServer implements AutoCloseable {
                 if (p.size() == 3 && p.get(2).equals("generations")) {
                     allow(method, "POST");
                     generate(ex, GenerateParams.parseOpenAi(readJson(ex), config), false, true);
+                } else if (p.size() == 2) {
+                    allow(method, "GET");
+                    String limit = query(ex, "limit");
+                    json(ex, 200, RecentImages.list(engine, limit == null ? RecentImages.DEFAULT_LIMIT : parseLimit(limit)));
                 } else {
                     requireLength(p, 3, ex);
                     allow(method, "GET");
@@ -319,6 +329,7 @@ public final class ApiServer implements AutoCloseable {
                 m.put("object", "model");
                 m.put("default", id.equals(engine.defaultModel()));
                 m.put("loaded", c != null && !c.loading());
+                m.put("warm", c != null && c.warm());
                 m.put("in_use", c == null ? 0 : c.users());
                 m.put("resident_bytes", c == null ? 0 : c.residentBytes());
                 m.put("loads", engine.loadTrace().count(id));
@@ -394,6 +405,14 @@ public final class ApiServer implements AutoCloseable {
         } catch (JsonProcessingException e) {
             throw HttpError.badRequest(null, "malformed JSON: " + e.getOriginalMessage() + " at line " + e.getLocation().getLineNr()
                     + ", column " + e.getLocation().getColumnNr());
+        }
+    }
+
+    private static int parseLimit(String s) {
+        try {
+            return Integer.parseInt(s.trim());
+        } catch (NumberFormatException e) {
+            throw HttpError.badRequest("limit", "limit must be a whole number, got '" + s + "'");
         }
     }
 

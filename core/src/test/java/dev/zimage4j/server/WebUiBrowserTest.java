@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
@@ -29,28 +30,42 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The web page end to end in headless Chromium: a real browser against a real server on loopback.
- * Skipped (with the reason) when the system Chromium or its chromedriver is not installed.
+ * The web page end to end in headless Chromium: a real browser against the real HTTP server on loopback
+ * (engine + {@link ApiServer}, deterministic {@link TestGeneratorFactory} models tiny-a/b/c, 30 ms a step).
+ * Skipped (with the reason) when the system Chromium or its chromedriver is not installed. Leaves the
+ * page as a person would see it after a generation in {@code target/webui-screenshot.png}.
  */
 class WebUiBrowserTest {
 
-    private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
-    private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
-    private static final Duration WAIT = Duration.ofSeconds(60);
+    /** Debian's chromium and chromium-driver; system properties zimage.chromium / zimage.chromedriver point elsewhere. */
+    private static final Path CHROMIUM = Path.of(System.getProperty("zimage.chromium", "/usr/bin/chromium"));
+    private static final Path CHROMEDRIVER = Path.of(System.getProperty("zimage.chromedriver", "/usr/bin/chromedriver"));
+    private static final Duration WAIT = Duration.ofSeconds(30);
+    private static final long STEP_MILLIS = 30;
+    private static final int MAX_PROMPT = 100;
 
+    @TempDir
+    static Path dir;
+    private static TestServer server;
     private static WebDriver driver;
-    private static Path profile;
     private static String base;
+
+    private static final String MISSING = Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER) ? null
+            : "web UI browser test skipped: needs " + CHROMIUM + " and " + CHROMEDRIVER
+              + " (Debian: apt-get install chromium chromium-driver; scripts/ci-setup.sh does it)";
 
     @BeforeAll
     static void start() throws IOException {
-        Assumptions.assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
-                "web UI browser test skipped: needs " + CHROMIUM + " and " + CHROMEDRIVER
-                        + " (Debian: apt-get install chromium chromium-driver; scripts/ci-setup.sh does it)");
-        base = System.getProperty("zimage.webui.url");
-        // Interim until the server branch lands: the test runs against a server given by URL.
-        Assumptions.assumeTrue(base != null, "web UI browser test skipped: no server yet (-Dzimage.webui.url=http://HOST:PORT)");
-        profile = Files.createTempDirectory("zimage-webui-chromium");
+        if (MISSING != null) {
+            // each test then reports itself skipped with this reason (a class-level abort shows as "0 tests")
+            System.err.println(MISSING);
+            return;
+        }
+        // one job may wait behind the running one, so the busy test can fill the queue with two
+        server = new TestServer(dir, STEP_MILLIS, TestServer.JSON.createObjectNode().put("queue_capacity", 1)
+                .put("max_prompt_chars", MAX_PROMPT));
+        base = server.api.uri().toString();
+        Path profile = Files.createDirectories(dir.resolve("chromium-profile"));
         ChromeOptions options = new ChromeOptions();
         options.setBinary(CHROMIUM.toFile());
         options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -62,15 +77,16 @@ class WebUiBrowserTest {
     }
 
     @AfterAll
-    static void stop() throws IOException {
+    static void stop() {
         if (driver != null) driver.quit();
-        if (profile != null) deleteTree(profile);
+        if (server != null) server.close();
     }
 
     @BeforeEach
     void openPage() {
+        Assumptions.assumeTrue(MISSING == null, MISSING);
         driver.get(base + "/");
-        waitUntil("the model list to load", d -> !d.findElements(By.cssSelector("#model option[value='demo']")).isEmpty());
+        waitUntil("the model list to load", d -> !d.findElements(By.cssSelector("#model option[value='tiny-a']")).isEmpty());
     }
 
     @Test
@@ -82,7 +98,10 @@ class WebUiBrowserTest {
         byId("seed").sendKeys("7");
         byId("generate").click();
 
+        assertTrue(new Select(byId("model")).getFirstSelectedOption().getText().equals("tiny-a — loaded, warm"),
+                "the prewarmed default model is picked and shown warm");
         waitUntil("the result image", d -> imageLoaded());
+        assertEquals(256L, js("return document.querySelector('#result-images img').naturalWidth;"));
         List<Long> seen = progressValues();
         assertEquals(100L, seen.getLast(), "progress ends at 100 %: " + seen);
         assertTrue(seen.stream().anyMatch(v -> v > 0 && v < 100), "progress moves through steps: " + seen);
@@ -104,11 +123,37 @@ class WebUiBrowserTest {
     }
 
     @Test
-    void cancelStopsTheRunningJob() {
+    void galleryImageParametersCanBeReused() {
+        type("prompt", "a gallery test, watercolour");
+        new Select(byId("size-preset")).selectByValue("custom");
+        type("width", "160");
+        type("height", "96");
+        type("steps", "3");
+        type("seed", "99");
+        byId("generate").click();
+        waitUntil("the result image", d -> imageLoaded());
+
+        driver.navigate().refresh();   // a fresh page knows the image only from the server's gallery
+        waitUntil("the gallery", d -> !d.findElements(By.cssSelector("#gallery .gallery-item")).isEmpty());
+        assertTrue(byId("prompt").getAttribute("value").isEmpty());
+        driver.findElement(By.cssSelector("#gallery .gallery-item")).click();
+        waitUntil("the image viewer", d -> byId("viewer").isDisplayed());
+        String params = byId("viewer-params").getText();
+        assertTrue(params.contains("a gallery test, watercolour") && params.contains("160 × 96") && params.contains("99"), params);
+        byId("viewer-reuse").click();
+        assertEquals("a gallery test, watercolour", byId("prompt").getAttribute("value"));
+        assertEquals("custom", new Select(byId("size-preset")).getFirstSelectedOption().getAttribute("value"));
+        assertEquals("160", byId("width").getAttribute("value"));
+        assertEquals("96", byId("height").getAttribute("value"));
+        assertEquals("3", byId("steps").getAttribute("value"));
+        assertEquals("99", byId("seed").getAttribute("value"));
+    }
+
+    @Test
+    void cancelStopsTheRunningJob() throws Exception {
         type("prompt", "something slow to cancel");
         new Select(byId("size-preset")).selectByValue("256x256");
-        byId("steps").clear();
-        byId("steps").sendKeys("40");
+        type("steps", "100");
         byId("generate").click();
         waitUntil("the first step", d -> progress() > 0);
         byId("cancel").click();
@@ -117,6 +162,8 @@ class WebUiBrowserTest {
         assertTrue(byId("generate").isEnabled(), "Generate is usable again");
         assertFalse(byId("cancel").isEnabled());
         assertTrue(byId("result").getAttribute("hidden") != null, "no result image for a cancelled job");
+        String job = byId("progress-block").getAttribute("data-job");
+        assertEquals("cancelled", TestServer.json(server.get("/v1/jobs/" + job)).get("status").asText(), "the server cancelled job " + job);
     }
 
     @Test
@@ -133,6 +180,40 @@ class WebUiBrowserTest {
         assertTrue(error.getText().contains("992 or 1008"), error.getText());
         assertTrue(byId("width").getAttribute("class").contains("invalid"));
         assertTrue(byId("progress-block").getAttribute("hidden") != null, "nothing was submitted");
+    }
+
+    @Test
+    void serverSideValidationErrorNamesTheField() {
+        type("prompt", "x".repeat(MAX_PROMPT + 20));   // the server's max_prompt_chars, which the page does not know
+        new Select(byId("size-preset")).selectByValue("256x256");
+        byId("generate").click();
+        WebElement error = byId("error");
+        waitUntil("the prompt error", d -> error.isDisplayed());
+        assertEquals("Prompt: is " + (MAX_PROMPT + 20) + " characters; at most " + MAX_PROMPT + " (max_prompt_chars).", error.getText());
+        assertTrue(byId("prompt").getAttribute("class").contains("invalid"));
+        assertTrue(byId("generate").isEnabled());
+    }
+
+    @Test
+    void fullQueueSaysTheServerIsBusy() throws Exception {
+        // one job running and one waiting fill the queue (queue_capacity 1)
+        String body = "{\"prompt\": \"filler\", \"width\": 64, \"height\": 64, \"steps\": 100}";
+        String running = TestServer.json(server.post("/v1/generate?async=true", body)).get("id").asText();
+        server.awaitStatus(running, "running");
+        String waiting = TestServer.json(server.post("/v1/generate?async=true", body)).get("id").asText();
+        try {
+            type("prompt", "one too many");
+            new Select(byId("size-preset")).selectByValue("256x256");
+            byId("generate").click();
+            WebElement error = byId("error");
+            waitUntil("the busy error", d -> error.isDisplayed());
+            assertTrue(error.getText().matches("The server is busy: its queue is full\\. Try again in \\d+ s\\."), error.getText());
+            assertTrue(byId("generate").isEnabled());
+        } finally {
+            server.delete("/v1/jobs/" + waiting);
+            server.delete("/v1/jobs/" + running);
+            server.awaitStatus(running, "cancelled");
+        }
     }
 
     @Test
@@ -187,7 +268,7 @@ class WebUiBrowserTest {
     }
 
     private static void waitUntil(String what, java.util.function.Function<WebDriver, Boolean> condition) {
-        new WebDriverWait(driver, WAIT).withMessage(() -> "waiting for " + what + "; error box: '"
+        new WebDriverWait(driver, WAIT).pollingEvery(Duration.ofMillis(20)).withMessage(() -> "waiting for " + what + "; error box: '"
                 + byId("error").getText() + "', progress: '" + byId("progress-text").getText() + "'").until(condition);
     }
 
@@ -201,9 +282,4 @@ class WebUiBrowserTest {
         Files.copy(shot.toPath(), target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
-    private static void deleteTree(Path root) throws IOException {
-        try (var paths = Files.walk(root)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        }
-    }
 }

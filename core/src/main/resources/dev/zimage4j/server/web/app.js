@@ -276,6 +276,7 @@
       });
       job.id = accepted.id;
       if (!job.id) throw new ApiError('The server accepted the request but returned no job id.', 202);
+      el.progressBlock.dataset.job = job.id;
       if (job.cancelRequested) await sendCancel(job);
       setProgress(0, 'Queued…');
       await followEvents(job);
