@@ -1,21 +1,19 @@
 package dev.zimage4j.engine;
 
 import dev.zimage4j.pipeline.GeneratedImage;
+import dev.zimage4j.png.PngWriter;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 import java.util.regex.Pattern;
-import java.util.zip.CRC32;
-import java.util.zip.Deflater;
-import java.util.zip.DeflaterOutputStream;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * The output directory: finished images as PNG files, each written to a temporary file, forced to disk
@@ -55,39 +53,20 @@ public final class ImageStore {
     }
 
     /**
-     * PNG encoding of an RGB image: the one place images become bytes. (A minimal 8-bit RGB writer,
-     * filter type 0 and zlib; ImageIO is avoided because it cannot run inside a shutdown hook, where the
-     * server finishes its last job on SIGTERM.)
+     * PNG encoding of an image, with its prompt and seed as text metadata: the one place images become
+     * bytes (the project's {@link PngWriter}, which needs no java.desktop and so also runs inside the
+     * shutdown hook, where the server finishes its last job on SIGTERM).
      */
-    public static byte[] encodePng(GeneratedImage image) throws IOException {
-        int w = image.width(), h = image.height();
-        byte[] rgb = image.rgb();
-        byte[] raw = new byte[h * (1 + 3 * w)];
-        for (int y = 0; y < h; y++) System.arraycopy(rgb, y * 3 * w, raw, y * (1 + 3 * w) + 1, 3 * w);
-        ByteArrayOutputStream z = new ByteArrayOutputStream();
-        Deflater d = new Deflater(6);
-        try (DeflaterOutputStream dos = new DeflaterOutputStream(z, d)) {
-            dos.write(raw);
-        } finally {
-            d.end();
+    public static byte[] encodePng(GeneratedImage image) {
+        Map<String, String> text = new LinkedHashMap<>();
+        text.put("Software", "zimage4j");
+        if (image.request() != null) {
+            text.put("prompt", image.request().prompt());
+            if (!image.request().negativePrompt().isEmpty()) text.put("negative_prompt", image.request().negativePrompt());
+            text.put("steps", Integer.toString(image.request().steps()));
+            text.put("guidance", Double.toString(image.request().guidance()));
         }
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        out.write(new byte[]{(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
-        ByteBuffer ihdr = ByteBuffer.allocate(13).putInt(w).putInt(h).put((byte) 8).put((byte) 2).put((byte) 0).put((byte) 0).put((byte) 0);
-        chunk(out, "IHDR", ihdr.array());
-        chunk(out, "IDAT", z.toByteArray());
-        chunk(out, "IEND", new byte[0]);
-        return out.toByteArray();
-    }
-
-    private static void chunk(ByteArrayOutputStream out, String type, byte[] data) {
-        byte[] t = type.getBytes(StandardCharsets.US_ASCII);
-        CRC32 crc = new CRC32();
-        crc.update(t);
-        crc.update(data);
-        out.writeBytes(ByteBuffer.allocate(4).putInt(data.length).array());
-        out.writeBytes(t);
-        out.writeBytes(data);
-        out.writeBytes(ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
+        text.put("seed", Long.toString(image.seed()));
+        return new PngWriter().encode(image.width(), image.height(), image.rgb(), text);
     }
 }
