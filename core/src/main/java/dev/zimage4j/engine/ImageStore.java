@@ -1,10 +1,8 @@
 package dev.zimage4j.engine;
 
 import dev.zimage4j.pipeline.GeneratedImage;
+import dev.zimage4j.png.PngWriter;
 
-import javax.imageio.ImageIO;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -14,6 +12,8 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 import java.util.regex.Pattern;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * The output directory: finished images as PNG files, each written to a temporary file, forced to disk
@@ -52,17 +52,21 @@ public final class ImageStore {
         return Files.isRegularFile(p) ? Optional.of(p) : Optional.empty();
     }
 
-    /** PNG encoding of an RGB image: the one place images become bytes. */
-    public static byte[] encodePng(GeneratedImage image) throws IOException {
-        int w = image.width(), h = image.height();
-        byte[] rgb = image.rgb();
-        BufferedImage bi = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-        int[] px = new int[w * h];
-        for (int i = 0; i < px.length; i++)
-            px[i] = (rgb[3 * i] & 0xff) << 16 | (rgb[3 * i + 1] & 0xff) << 8 | (rgb[3 * i + 2] & 0xff);
-        bi.setRGB(0, 0, w, h, px, 0, w);
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ImageIO.write(bi, "png", out);
-        return out.toByteArray();
+    /**
+     * PNG encoding of an image, with its prompt and seed as text metadata: the one place images become
+     * bytes (the project's {@link PngWriter}, which needs no java.desktop and so also runs inside the
+     * shutdown hook, where the server finishes its last job on SIGTERM).
+     */
+    public static byte[] encodePng(GeneratedImage image) {
+        Map<String, String> text = new LinkedHashMap<>();
+        text.put("Software", "zimage4j");
+        if (image.request() != null) {
+            text.put("prompt", image.request().prompt());
+            if (!image.request().negativePrompt().isEmpty()) text.put("negative_prompt", image.request().negativePrompt());
+            text.put("steps", Integer.toString(image.request().steps()));
+            text.put("guidance", Double.toString(image.request().guidance()));
+        }
+        text.put("seed", Long.toString(image.seed()));
+        return new PngWriter().encode(image.width(), image.height(), image.rgb(), text);
     }
 }

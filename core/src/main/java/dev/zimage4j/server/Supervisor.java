@@ -19,8 +19,8 @@ import java.util.concurrent.TimeUnit;
  * child to drain, and exits.
  */
 public final class Supervisor {
-    /** Between health checks. */
-    static final Duration INTERVAL = Duration.ofSeconds(1);
+    /** Between health checks (system property {@code zimage.supervisor.checkMillis}; a check times out after twice that). */
+    static final Duration INTERVAL = Duration.ofMillis(Long.getLong("zimage.supervisor.checkMillis", 1000));
     /** Consecutive failed checks after which a child that once answered is killed. */
     static final int MAX_FAILURES = 3;
     /** How long a fresh child may take to answer its first check (JVM start + bind). */
@@ -62,7 +62,7 @@ public final class Supervisor {
             }
             main.interrupt();
         }, "supervisor-shutdown"));
-        Duration backoff = Duration.ofSeconds(1);
+        Duration backoff = Duration.ofMillis(250);
         while (!stopping) {
             long started = System.nanoTime();
             try {
@@ -79,7 +79,7 @@ public final class Supervisor {
             }
             if (stopping) break;
             boolean quick = System.nanoTime() - started < Duration.ofSeconds(10).toNanos();
-            backoff = quick ? min(backoff.multipliedBy(2), Duration.ofSeconds(30)) : Duration.ofSeconds(1);
+            backoff = quick ? min(backoff.multipliedBy(2), Duration.ofSeconds(30)) : Duration.ofMillis(250);
             Log.info("supervisor: server exited (status " + exitValue() + "); restart " + (++restarts) + " in " + backoff.toMillis() + " ms");
             Thread.sleep(backoff);
         }
@@ -130,7 +130,7 @@ public final class Supervisor {
 
     private boolean healthy() {
         try {
-            HttpResponse<Void> r = http.send(HttpRequest.newBuilder(health).timeout(Duration.ofSeconds(2)).GET().build(),
+            HttpResponse<Void> r = http.send(HttpRequest.newBuilder(health).timeout(INTERVAL.multipliedBy(2)).GET().build(),
                     HttpResponse.BodyHandlers.discarding());
             return r.statusCode() == 200;
         } catch (IOException e) {

@@ -1,0 +1,33 @@
+package dev.zimage4j.check;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.zimage4j.safetensors.Safetensors;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The fixture folders under {@code ${zimage.root}/testdata} (every folder in the README's format, not just tiny-a). */
+public final class TestFixtures {
+    private TestFixtures() {
+    }
+
+    /** The folders' paths; the suite fails if there are none. */
+    public static List<Path> folders() throws IOException {
+        Path root = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata");
+        List<Path> out = new ArrayList<>();
+        try (var dirs = Files.list(root)) {
+            for (Path d : dirs.sorted().toList()) if (Files.isRegularFile(d.resolve("cases.json"))) out.add(d);
+        }
+        if (out.isEmpty()) throw new IllegalStateException("no fixture folders under " + root);
+        return out;
+    }
+
+    /** Opens one folder; close it after use. */
+    public static Fixtures open(Path dir) throws IOException {
+        return new Fixtures(dir, new ObjectMapper().readTree(dir.resolve("cases.json").toFile()),
+                Safetensors.open(dir.resolve("expected.safetensors")));
+    }
+}
