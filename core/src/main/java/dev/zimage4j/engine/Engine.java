@@ -141,6 +141,11 @@ public final class Engine implements AutoCloseable {
      * @throws ShuttingDownException                         while draining
      */
     public Job submit(GenerationRequest request, String model) {
+        return submit(request, model, "api");
+    }
+
+    /** {@link #submit(GenerationRequest, String)} on behalf of {@code origin} ("api", "cli"), shown in the load trace. */
+    public Job submit(GenerationRequest request, String model, String origin) {
         request.validate();
         checkPromptLength("prompt", request.prompt());
         checkPromptLength("negative_prompt", request.negativePrompt());
@@ -154,7 +159,7 @@ public final class Engine implements AutoCloseable {
             }
             String id;
             do id = "j" + HexFormat.of().toHexDigits(RANDOM.nextLong()); while (jobs.containsKey(id));
-            Job job = new Job(id, m, request, Instant.now());
+            Job job = new Job(id, m, request, Instant.now(), origin);
             journal.accepted(job);
             jobs.put(id, job);
             queue.add(job);
@@ -223,7 +228,7 @@ public final class Engine implements AutoCloseable {
         long t0 = System.nanoTime();
         metrics.observeStage("queue_wait", Math.max(0, Duration.between(job.accepted(), Instant.now()).toNanos() / 1e9));
         job.started();
-        try (ModelCache.Lease lease = cache.acquire(job.model(), "request " + job.id())) {
+        try (ModelCache.Lease lease = cache.acquire(job.model(), "request " + job.id() + (job.origin().equals("api") ? "" : " (" + job.origin() + ")"))) {
             metrics.observeStage("model_acquire", (System.nanoTime() - t0) / 1e9);
             List<GeneratedImage> out = lease.generator().generate(job.request(), (img, step, steps) -> job.stepped(img, step), job.cancellation());
             lease.markWarm();

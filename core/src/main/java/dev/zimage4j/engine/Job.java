@@ -48,6 +48,7 @@ public final class Job {
     private final String model;
     private final GenerationRequest request;
     private final Instant accepted;
+    private final String origin;
     private final CancellationToken cancel = new CancellationToken();
     private final CompletableFuture<Job> finished = new CompletableFuture<>();
     private final List<Consumer<Event>> listeners = new ArrayList<>();
@@ -60,15 +61,21 @@ public final class Job {
     private boolean interruptedByShutdown;
 
     Job(String id, String model, GenerationRequest request, Instant accepted) {
+        this(id, model, request, accepted, "api");
+    }
+
+    /** @param origin who submitted it ("api", "cli", "journal replay"); shown in the load trace */
+    Job(String id, String model, GenerationRequest request, Instant accepted, String origin) {
         this.id = id;
         this.model = model;
         this.request = request;
         this.accepted = accepted;
+        this.origin = origin;
     }
 
     /** A job as the journal remembers it: finished ones come back finished, others queued. */
     static Job fromJournal(Journal.Entry e) {
-        Job j = new Job(e.id(), e.model(), e.request(), e.accepted());
+        Job j = new Job(e.id(), e.model(), e.request(), e.accepted(), "journal replay");
         if (e.state().terminal()) {
             j.state = e.state();
             j.images = e.images();
@@ -92,6 +99,11 @@ public final class Job {
 
     public Instant accepted() {
         return accepted;
+    }
+
+    /** Who submitted it: "api", "cli" (the zimage CLI through LocalClient) or "journal replay". */
+    public String origin() {
+        return origin;
     }
 
     public synchronized State state() {

@@ -51,6 +51,11 @@ public final class Journal implements AutoCloseable {
 
     /** Opens (creating) the journal at {@code file}, reading and compacting what it holds. */
     public static Journal open(Path file) throws IOException {
+        return open(file, KEEP_FINISHED);
+    }
+
+    /** {@link #open(Path)} keeping {@code keepFinished} finished jobs when compacting (tests). */
+    static Journal open(Path file, int keepFinished) throws IOException {
         Files.createDirectories(file.toAbsolutePath().getParent());
         Map<String, ObjectNode> accepted = new LinkedHashMap<>();
         Map<String, ObjectNode> outcome = new LinkedHashMap<>();
@@ -75,7 +80,7 @@ public final class Journal implements AutoCloseable {
         long finished = entries.stream().filter(e -> e.state().terminal()).count();
         List<Entry> kept = new ArrayList<>();
         for (Entry e : entries) {
-            if (e.state().terminal() && finished > KEEP_FINISHED) {
+            if (e.state().terminal() && finished > keepFinished) {
                 finished--;
                 continue;
             }

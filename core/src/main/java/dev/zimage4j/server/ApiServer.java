@@ -203,7 +203,7 @@ public final class ApiServer implements AutoCloseable {
     // ---------------------------------------------------------------- generation
 
     private void generate(HttpExchange ex, GenerateParams params, boolean async, boolean openAi) throws IOException {
-        Job job = engine.submit(params.request(), params.model());
+        Job job = engine.submit(params.request(), params.model(), origin(ex));
         if (async) {
             ex.getResponseHeaders().set("Location", "/v1/jobs/" + job.id());
             Map<String, Object> body = new LinkedHashMap<>(job.describe());
@@ -344,7 +344,7 @@ public final class ApiServer implements AutoCloseable {
         switch (p.get(3)) {
             case "load" -> {
                 long t0 = System.nanoTime();
-                engine.load(id, "api");
+                engine.load(id, origin(ex));
                 json(ex, 200, Map.of("id", id, "loaded", true, "loads", engine.loadTrace().count(id), "millis", (System.nanoTime() - t0) / 1_000_000));
             }
             case "unload" -> json(ex, 200, Map.of("id", id, "unloaded", engine.unload(id)));
@@ -353,6 +353,11 @@ public final class ApiServer implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------- plumbing
+
+    /** "cli" for requests of the zimage command line ({@link LocalClient} sends {@code X-Zimage-Client: cli}), else "api". */
+    private static String origin(HttpExchange ex) {
+        return "cli".equals(ex.getRequestHeaders().getFirst(LocalClient.CLIENT_HEADER)) ? "cli" : "api";
+    }
 
     private static List<String> segments(String rawPath) {
         List<String> out = new ArrayList<>();

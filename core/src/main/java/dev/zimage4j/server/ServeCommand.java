@@ -32,6 +32,13 @@ public final class ServeCommand implements Command {
             "--max-body-bytes", "--drain-seconds", "--default-size", "--default-steps");
     private static final Set<String> FLAGS = Set.of("--supervise", "--no-prewarm", "--no-keep-model-in-memory", "--supervised-child");
 
+    /** Default image size with the built-in demo model (as {@code zimage generate} uses). */
+    static final String DEMO_SIZE = "256x256";
+
+    private static boolean fileSets(String configFile, String key) throws IOException {
+        return configFile != null && JsonMapper.builder().build().readTree(Path.of(configFile).toFile()).has(key);
+    }
+
     @Override
     public String name() {
         return "serve";
@@ -55,7 +62,7 @@ public final class ServeCommand implements Command {
                   --prewarm WxH   a resolution to warm before ready (repeatable; default: the default size)
                   --token T       require Authorization: Bearer T (also ZIMAGE_TOKEN); needed for a non-loopback --host
                   --supervise     run the server as a child process, restarting it when it dies or hangs
-                With no model configured, serves the built-in demo model (a tiny random Z-Image).""";
+                With no model configured, serves the built-in demo model (a tiny random Z-Image) at 256x256 by default.""";
     }
 
     /** The configuration from {@code --config} plus flags (no demo-model fallback). */
@@ -115,6 +122,11 @@ public final class ServeCommand implements Command {
             List<String> withDemo = new ArrayList<>(args);
             withDemo.add("--model");
             withDemo.add(DemoModel.directory().toString());
+            if (a.get("--default-size", null) == null && !fileSets(a.get("--config", null), "default_size")) {
+                // the demo weights are random: keep its images small and quick unless asked otherwise
+                withDemo.add("--default-size");
+                withDemo.add(DEMO_SIZE);
+            }
             a = new Args(withDemo, VALUE_OPTIONS, FLAGS);
             config = config(a);
             args = withDemo;

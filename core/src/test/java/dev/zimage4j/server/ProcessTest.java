@@ -184,6 +184,9 @@ class ProcessTest {
         assertEquals(0, Main.run(new String[]{"daemon", "status"}, new PrintStream(out), System.err));
         assertTrue(out.toString().contains("pid " + c.pid()), out.toString());
         assertTrue(out.toString().contains("model tiny-b (loaded, 1 load(s))"), out.toString());
+        assertTrue(Files.readString(dir.resolve("home/daemon.log")).contains("load tiny-b (trigger: request j"), "load trace names the request");
+        assertTrue(Files.readString(dir.resolve("home/daemon.log")).matches("(?s).*load tiny-b \\(trigger: request j[0-9a-f]+ \\(cli\\)\\).*"),
+                "load trace names the CLI as the origin");
         assertEquals(0, Main.run(new String[]{"daemon", "stop"}, new PrintStream(new ByteArrayOutputStream()), System.err));
         assertFalse(ProcessHandle.of(c.pid()).map(ProcessHandle::isAlive).orElse(false));
         assertFalse(Files.exists(DaemonFile.path()), "daemon file left behind");
