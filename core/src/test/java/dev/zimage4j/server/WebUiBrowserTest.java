@@ -63,7 +63,7 @@ class WebUiBrowserTest {
         }
         // one job may wait behind the running one, so the busy test can fill the queue with two
         server = new TestServer(dir, STEP_MILLIS, TestServer.JSON.createObjectNode().put("queue_capacity", 1)
-                .put("max_prompt_chars", MAX_PROMPT));
+                .put("max_prompt_chars", MAX_PROMPT).put("max_cached_models", 3));   // 3: no test evicts another's model
         base = server.api.uri().toString();
         Path profile = Files.createDirectories(dir.resolve("chromium-profile"));
         ChromeOptions options = new ChromeOptions();
@@ -217,6 +217,50 @@ class WebUiBrowserTest {
     }
 
     @Test
+    void leavingThePageCancelsItsJob() throws Exception {
+        type("prompt", "abandoned");
+        new Select(byId("size-preset")).selectByValue("256x256");
+        type("steps", "100");
+        byId("generate").click();
+        waitUntil("the first step", d -> progress() > 0);
+        String job = byId("progress-block").getAttribute("data-job");
+        driver.navigate().refresh();
+        server.awaitStatus(job, "cancelled");
+    }
+
+    @Test
+    void modelPickerShowsStateAndLoadsAModel() {
+        new Select(byId("model")).selectByValue("tiny-c");
+        assertTrue(new Select(byId("model")).getFirstSelectedOption().getText().equals("tiny-c — not loaded"));
+        assertTrue(byId("model-state").getText().startsWith("Not loaded yet"), byId("model-state").getText());
+        byId("model-load").click();
+        waitUntil("tiny-c to load", d -> new Select(byId("model")).getFirstSelectedOption().getText().equals("tiny-c — loaded"));
+        assertFalse(byId("model-load").isDisplayed());
+        assertEquals("tiny-c", new Select(byId("model")).getFirstSelectedOption().getAttribute("value"), "the choice is kept");
+    }
+
+    @Test
+    void tokenProtectedServerAsksForTheTokenOnce() throws Exception {
+        try (TestServer guarded = new TestServer(dir.resolve("guarded"), STEP_MILLIS,
+                TestServer.JSON.createObjectNode().put("auth_token", "s3cret"))) {
+            driver.get(guarded.api.uri() + "/");
+            waitUntil("the token prompt", d -> isAlertPresent());
+            var alert = driver.switchTo().alert();
+            assertTrue(alert.getText().contains("access token"), alert.getText());
+            alert.sendKeys("s3cret");
+            alert.accept();
+            waitUntil("the model list", d -> !d.findElements(By.cssSelector("#model option[value='tiny-a']")).isEmpty());
+            assertFalse(isAlertPresent(), "asked once, not once per refused request");
+            type("prompt", "behind a token");
+            new Select(byId("size-preset")).selectByValue("256x256");
+            byId("generate").click();
+            waitUntil("the result image", d -> imageLoaded());
+            assertTrue(js("return document.querySelector('#result-images img').src;").toString().startsWith("blob:"),
+                    "images are fetched with the token");
+        }
+    }
+
+    @Test
     void unknownModelIsReportedInWords() {
         // A model removed from the server after the page listed it: the server's 404 reaches the person.
         js("const o = document.createElement('option'); o.value = 'gone-model'; o.textContent = 'gone-model';"
@@ -244,6 +288,15 @@ class WebUiBrowserTest {
 
     private static Object js(String script) {
         return ((JavascriptExecutor) driver).executeScript(script);
+    }
+
+    private static boolean isAlertPresent() {
+        try {
+            driver.switchTo().alert();
+            return true;
+        } catch (org.openqa.selenium.NoAlertPresentException e) {
+            return false;
+        }
     }
 
     private static long progress() {

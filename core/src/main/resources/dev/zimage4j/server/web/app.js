@@ -53,6 +53,7 @@
   /** fetch that turns a network failure or a non-2xx answer into an ApiError with a readable message. */
   async function api(path, options = {}) {
     let res;
+    const sentToken = localStorage.getItem(TOKEN_KEY);
     try {
       res = await fetch(path, Object.assign({}, options, { headers: authHeaders(options.headers) }));
     } catch (e) {
@@ -60,6 +61,8 @@
       throw new ApiError('Cannot reach the zimage4j server (' + location.host + '). Is `zimage serve` still running?', 0);
     }
     if (res.ok) return res;
+    // (an answer to a request sent before the person gave a new token says nothing about that token)
+    if (res.status === 401 && sentToken === localStorage.getItem(TOKEN_KEY)) tokenRejected();
     const text = await res.text().catch(() => '');
     let body = null;
     try { body = text ? JSON.parse(text) : null; } catch (_) { /* plain-text error body */ }
@@ -102,8 +105,8 @@
       }
       case 401:
       case 403:
-        return 'This server needs an access token. ' + (msg ? '(' + msg + ') ' : '') +
-          'Enter it when asked, or reload the page to be asked again.';
+        return 'This server needs an access token' + (msg ? ' (' + msg + ')' : '') +
+          '. Enter it when asked, then try again; reload the page to be asked again.';
       case 404:
         if (what === 'model' || /model/i.test(msg))
           return 'Model not found: ' + (msg || 'the selected model is not configured on this server') +
@@ -426,7 +429,6 @@
     setProgress(Number(el.progress.getAttribute('aria-valuenow')) / 100, 'Failed', 'failed');
     if (e.field) markInvalid(e.field);
     showError(e instanceof ApiError ? e.message : 'Something went wrong in the page: ' + e.message);
-    if (e.status === 401 || e.status === 403) askToken();
   }
 
   async function cancel() {
@@ -668,14 +670,22 @@
     readyTimer = setTimeout(checkReady, state === 'ready' ? 15000 : 2000);
   }
 
-  function askToken() {
-    const t = prompt('This zimage4j server requires an access token (the --token it was started with):');
-    if (t) {
+  let askingToken = false;
+
+  /** A 401: forget the token that failed and ask for one (once, however many requests were refused). */
+  function tokenRejected() {
+    if (askingToken) return;
+    askingToken = true;
+    localStorage.removeItem(TOKEN_KEY);
+    setTimeout(() => {
+      const t = prompt('This zimage4j server requires an access token (the token it was started with):');
+      askingToken = false;
+      if (!t || !t.trim()) return;
       localStorage.setItem(TOKEN_KEY, t.trim());
       clearError();
       refreshModels();
       refreshGallery();
-    }
+    }, 0);
   }
 
   // ---------------------------------------------------------------- wiring
@@ -703,6 +713,11 @@
   el.galleryRefresh.addEventListener('click', refreshGallery);
   el.viewer.addEventListener('click', (e) => {
     if (e.target === el.viewer) el.viewer.close();
+  });
+  // Closing or leaving the page cancels its running job, as a disconnecting synchronous client would.
+  window.addEventListener('pagehide', () => {
+    if (current && current.id)
+      fetch('/v1/jobs/' + encodeURIComponent(current.id), { method: 'DELETE', keepalive: true, headers: authHeaders() });
   });
 
   syncSizeInputs();
