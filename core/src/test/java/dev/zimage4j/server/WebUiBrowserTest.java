@@ -261,6 +261,37 @@ class WebUiBrowserTest {
     }
 
     @Test
+    void pageWaitsThroughAServerRestartAndShowsTheJournaledJob() throws Exception {
+        int port;
+        try (var probe = new java.net.ServerSocket(0)) {
+            port = probe.getLocalPort();
+        }
+        Path home = dir.resolve("restarting");
+        var config = TestServer.JSON.createObjectNode().put("port", port);
+        TestServer first = new TestServer(home, STEP_MILLIS, config);
+        try {
+            driver.get(first.api.uri() + "/");
+            waitUntil("the model list", d -> !d.findElements(By.cssSelector("#model option[value='tiny-a']")).isEmpty());
+            // a job runs, the page's job waits behind it, then the server stops: the waiting job stays journaled
+            String filler = TestServer.json(first.post("/v1/generate?async=true",
+                    "{\"prompt\": \"filler\", \"width\": 64, \"height\": 64, \"steps\": 100}")).get("id").asText();
+            first.awaitStatus(filler, "running");
+            type("prompt", "survives a restart");
+            new Select(byId("size-preset")).selectByValue("256x256");
+            byId("generate").click();
+            waitUntil("the page to be queued", d -> byId("progress-text").getText().startsWith("Waiting in queue"));
+        } finally {
+            first.close();
+        }
+        waitUntil("the page to notice", d -> byId("progress-text").getText().startsWith("Lost the connection"));
+        try (TestServer second = new TestServer(home, STEP_MILLIS, config)) {
+            waitUntil("the journaled job's image", d -> imageLoaded());
+            assertTrue(byId("error").getAttribute("hidden") != null, byId("error").getText());
+            assertTrue(byId("result-params").getText().contains("survives a restart"));
+        }
+    }
+
+    @Test
     void unknownModelIsReportedInWords() {
         // A model removed from the server after the page listed it: the server's 404 reaches the person.
         js("const o = document.createElement('option'); o.value = 'gone-model'; o.textContent = 'gone-model';"

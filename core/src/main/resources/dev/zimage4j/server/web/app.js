@@ -353,8 +353,9 @@
   async function onEvent(job, type, d) {
     switch (type) {
       case 'queued':
-        setProgress(0, d.position > 1 ? 'Waiting in queue: ' + (d.position - 1) + ' job' + (d.position === 2 ? '' : 's') +
-          ' ahead' : 'Queued, starting next…');
+        // position 1 = the next job to run once the running one finishes
+        setProgress(0, 'Waiting in queue: ' + (d.position > 1 ? (d.position - 1) + ' job' + (d.position === 2 ? '' : 's') +
+          ' ahead' : 'next in line'));
         break;
       case 'started':
         setProgress(0, 'Starting (loading the model if it is not loaded)…');
@@ -387,10 +388,30 @@
     return 'Generation failed on the server: ' + msg;
   }
 
-  /** Polls GET /v1/jobs/{id} until the job ends (used when the event stream is unavailable). */
+  const RECONNECT_SECONDS = 180;
+
+  /**
+   * Polls GET /v1/jobs/{id} until the job ends (used when the event stream is unavailable or broke).
+   * While the server is unreachable or restarting (a supervised server finishes journaled jobs after a
+   * crash) it keeps trying for RECONNECT_SECONDS before giving up.
+   */
   async function pollJob(job) {
+    let lostSince = null;
     while (!job.finished) {
-      const j = await apiJson('/v1/jobs/' + encodeURIComponent(job.id), { what: 'job', signal: job.abort.signal });
+      let j;
+      try {
+        j = await apiJson('/v1/jobs/' + encodeURIComponent(job.id), { what: 'job', signal: job.abort.signal });
+        lostSince = null;
+      } catch (e) {
+        const transient = e.status === 0 || e.status === 502 || e.status === 503 || e.status === 504;
+        if (!transient) throw e;
+        lostSince = lostSince || performance.now();
+        if (performance.now() - lostSince > RECONNECT_SECONDS * 1000)
+          throw new ApiError(e.message + ' (gave up waiting for job ' + job.id + ' after ' + RECONNECT_SECONDS + ' s)', e.status);
+        el.progressText.textContent = 'Lost the connection to the server; retrying…';
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
       if (j.status === 'done') return finish(job, j);
       if (j.status === 'cancelled') return cancelled(job);
       if (j.status === 'failed') return fail(job, new ApiError(describeJobError(j), 500));
@@ -447,12 +468,8 @@
       if (job.finished) return;
       if (e.status === 404 || e.status === 409) return; // it ended meanwhile; the stream says how
       fail(job, new ApiError('Could not cancel: ' + e.message, e.status));
-      return;
     }
-    // The event stream normally reports the cancellation; make sure the page does not wait forever.
-    setTimeout(() => {
-      if (!job.finished) pollJob(job).catch((e) => fail(job, e));
-    }, 3000);
+    // the event stream (or the polling that replaces it) reports the cancellation
   }
 
   // ---------------------------------------------------------------- results
