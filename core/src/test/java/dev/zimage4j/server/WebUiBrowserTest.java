@@ -167,7 +167,7 @@ class WebUiBrowserTest {
     }
 
     @Test
-    void invalidSizeShowsItsError() {
+    void invalidSizeShowsItsError() throws IOException {
         type("prompt", "anything");
         new Select(byId("size-preset")).selectByValue("custom");
         byId("width").clear();
@@ -180,6 +180,7 @@ class WebUiBrowserTest {
         assertTrue(error.getText().contains("992 or 1008"), error.getText());
         assertTrue(byId("width").getAttribute("class").contains("invalid"));
         assertTrue(byId("progress-block").getAttribute("hidden") != null, "nothing was submitted");
+        screenshot("target/webui-error-screenshot.png");
     }
 
     @Test
@@ -364,6 +365,7 @@ class WebUiBrowserTest {
         Path target = Path.of(path);
         Files.createDirectories(target.getParent());
         Files.copy(shot.toPath(), target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        driver.manage().window().setSize(new org.openqa.selenium.Dimension(1280, 1000));
     }
 
 }

@@ -725,7 +725,10 @@
     el.seed.value = randomSeed();
     el.seed.classList.remove('invalid');
   });
-  el.model.addEventListener('change', updateModelState);
+  el.model.addEventListener('change', () => {
+    el.model.classList.remove('invalid');
+    updateModelState();
+  });
   el.modelLoad.addEventListener('click', loadModel);
   el.galleryRefresh.addEventListener('click', refreshGallery);
   el.viewer.addEventListener('click', (e) => {
