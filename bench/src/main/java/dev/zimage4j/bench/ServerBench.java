@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.zimage4j.cli.Args;
 import dev.zimage4j.cli.Command;
 import dev.zimage4j.cli.UsageException;
-import dev.zimage4j.engine.DemoModel;
+import dev.zimage4j.pipeline.DemoModel;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -69,7 +69,7 @@ public final class ServerBench implements Command {
         this.out = out;
         Args a = new Args(argList, Set.of("--model", "--size", "--steps", "--requests", "--rounds"), Set.of());
         if (!a.positional().isEmpty()) throw new UsageException("unexpected argument " + a.positional().getFirst());
-        Path model = a.get("--model", null) == null ? DemoModel.directory() : Path.of(a.get("--model", null)).toAbsolutePath();
+        Path model = a.get("--model", null) == null ? DemoModel.ensure(err::println) : Path.of(a.get("--model", null)).toAbsolutePath();
         String size = a.get("--size", "256x256");
         int steps = a.getInt("--steps", 8);
         int requests = a.getInt("--requests", 100);

@@ -15,6 +15,28 @@ import java.nio.file.Path;
  */
 public record Fixtures(Path dir, JsonNode cases, Checkpoint expected) implements AutoCloseable {
 
+    /**
+     * Opens the fixtures folder {@code dir}: parses {@code cases.json} and maps {@code expected.safetensors}.
+     *
+     * @throws IllegalArgumentException naming the folder and the file that is missing or unreadable
+     */
+    public static Fixtures open(Path dir) {
+        if (!java.nio.file.Files.isDirectory(dir))
+            throw new IllegalArgumentException("fixtures folder " + dir + " does not exist or is not a directory");
+        Path cases = dir.resolve("cases.json"), expected = dir.resolve("expected.safetensors");
+        for (Path p : new Path[]{cases, expected})
+            if (!java.nio.file.Files.isRegularFile(p))
+                throw new IllegalArgumentException("fixtures folder " + dir + " has no " + p.getFileName() + " (see testdata/README.md for the format)");
+        JsonNode json;
+        try {
+            json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(cases.toFile());
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException(cases + ": not readable JSON: " + e.getMessage(), e);
+        }
+        if (json == null || !json.isObject()) throw new IllegalArgumentException(cases + ": not a JSON object");
+        return new Fixtures(dir, json, dev.zimage4j.safetensors.Safetensors.open(expected));
+    }
+
     /** The reference tensor {@code name} as floats. */
     public float[] tensor(String name) {
         var t = expected.get(name);

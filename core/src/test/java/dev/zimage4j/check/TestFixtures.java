@@ -1,8 +1,5 @@
 package dev.zimage4j.check;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.zimage4j.safetensors.Safetensors;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,8 +23,7 @@ public final class TestFixtures {
     }
 
     /** Opens one folder; close it after use. */
-    public static Fixtures open(Path dir) throws IOException {
-        return new Fixtures(dir, new ObjectMapper().readTree(dir.resolve("cases.json").toFile()),
-                Safetensors.open(dir.resolve("expected.safetensors")));
+    public static Fixtures open(Path dir) {
+        return Fixtures.open(dir);
     }
 }

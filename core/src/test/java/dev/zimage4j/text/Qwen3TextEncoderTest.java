@@ -1,0 +1,205 @@
+package dev.zimage4j.text;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.zimage4j.check.Errors;
+import dev.zimage4j.check.Fixtures;
+import dev.zimage4j.kernels.Backend;
+import dev.zimage4j.kernels.Backends;
+import dev.zimage4j.safetensors.Checkpoint;
+import dev.zimage4j.safetensors.DType;
+import dev.zimage4j.safetensors.Safetensors;
+import dev.zimage4j.safetensors.SafetensorsWriter;
+import dev.zimage4j.safetensors.TensorView;
+import dev.zimage4j.tokenizer.PromptEncoder;
+import dev.zimage4j.tokenizer.QwenTokenizer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The Qwen3 encoder against the fixtures, in every checkpoint layout it accepts, and its errors. */
+class Qwen3TextEncoderTest {
+    static final double TOL = 1e-4;
+    static Path tinyA;
+    static Backend backend;
+    static Fixtures fixtures;
+    static PromptEncoder prompts;
+
+    @BeforeAll
+    static void setUp() {
+        tinyA = Path.of(System.getProperty("zimage.root", "..")).toAbsolutePath().normalize().resolve("testdata/tiny-a");
+        backend = Backends.cpu();
+        fixtures = Fixtures.open(tinyA);
+        prompts = new PromptEncoder(QwenTokenizer.bundled());
+    }
+
+    @AfterAll
+    static void tearDown() {
+        fixtures.close();
+        backend.close();
+    }
+
+    /** Every text_encoder_cases tensor within 1e-4 through {@code encoder}. */
+    static void assertMatchesFixtures(Qwen3TextEncoder encoder) {
+        JsonNode cases = fixtures.cases().path("text_encoder_cases");
+        assertFalse(cases.isEmpty());
+        for (JsonNode c : cases) {
+            int[] ids = prompts.encode(c.path("prompt").asText()).ids();
+            String tensor = c.path("tensor").asText();
+            assertArrayEquals(new int[]{ids.length, encoder.config().hiddenSize()}, fixtures.shape(tensor));
+            double err = Errors.relMax(encoder.encode(ids), fixtures.tensor(tensor));
+            assertTrue(err <= TOL, tensor + ": error " + err);
+        }
+    }
+
+    @Test
+    void modelDirectoryMatchesEveryCase() {
+        try (Qwen3TextEncoder enc = Qwen3TextEncoder.load(tinyA, backend)) {
+            assertEquals(3, enc.config().numLayers());
+            assertEquals(2, enc.config().layersUsed());
+            assertEquals(1e6, enc.config().ropeTheta());
+            assertMatchesFixtures(enc);
+            assertTrue(enc.ownedWeightBytes() < 64 * 1024, "matrices stay mapped; only norm vectors are converted");
+        }
+    }
+
+    @Test
+    void workspaceIsReusedAcrossLengthsAndOutputsAreCausal() {
+        try (Qwen3TextEncoder enc = Qwen3TextEncoder.load(tinyA.resolve("text_encoder"), backend)) {
+            int[] longIds = prompts.encode("a red fox in the snow, 35mm photo, with a long tail and a lot of fur").ids();
+            int h = enc.config().hiddenSize();
+            float[] full = enc.encode(longIds);
+            // shorter prefixes after a longer one reuse the buffers; causal ⇒ the prefix rows are unchanged
+            for (int len : new int[]{1, 5, longIds.length - 1}) {
+                float[] prefix = enc.encode(Arrays.copyOf(longIds, len));
+                assertTrue(Errors.relMax(prefix, Arrays.copyOf(full, len * h)) < 1e-6, "prefix " + len);
+            }
+            // a longer sequence grows the workspace; the earlier result is reproduced exactly afterwards
+            int[] longer = new int[100];
+            for (int i = 0; i < longer.length; i++) longer[i] = longIds[i % longIds.length];
+            enc.encode(longer);
+            assertArrayEquals(full, enc.encode(longIds));
+        }
+    }
+
+    @Test
+    void layoutsWithoutModelPrefixShardedAndSingleFileAgree(@TempDir Path tmp) throws Exception {
+        try (Checkpoint src = Safetensors.open(tinyA.resolve("text_encoder"))) {
+            // bare keys, one file, no config.json: the ComfyUI-style lone file, config inferred from shapes
+            Path bare = tmp.resolve("qwen_3_4b.safetensors");
+            copy(src, n -> true, n -> n.substring("model.".length())).write(bare);
+            try (Qwen3TextEncoder enc = Qwen3TextEncoder.load(bare, backend)) {
+                assertEquals(new Qwen3Config(32, 3, 4, 2, 16, 64, 151936, 1e-6, 1e6), enc.config());
+                assertMatchesFixtures(enc);
+            }
+            // sharded text_encoder/ with an index and config.json, model. prefix
+            Path dir = tmp.resolve("te");
+            copy(src, n -> true, n -> n).writeSharded(dir, "model", 2_000_000);
+            Files.copy(tinyA.resolve("text_encoder/config.json"), dir.resolve("config.json"));
+            assertTrue(Files.list(dir).filter(p -> p.toString().endsWith(".safetensors")).count() > 1);
+            try (Qwen3TextEncoder enc = Qwen3TextEncoder.load(dir, backend)) {
+                assertMatchesFixtures(enc);
+            }
+        }
+    }
+
+    @Test
+    void lastLayerAndFinalNormAreNeverRead(@TempDir Path tmp) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("text_encoder"));
+        try (Checkpoint src = Safetensors.open(tinyA.resolve("text_encoder"))) {
+            copy(src, n -> !n.startsWith("model.layers.2.") && !n.equals("model.norm.weight"), n -> n).write(dir.resolve("model.safetensors"));
+        }
+        Files.copy(tinyA.resolve("text_encoder/config.json"), dir.resolve("config.json"));
+        try (Qwen3TextEncoder enc = Qwen3TextEncoder.load(dir, backend)) {
+            assertMatchesFixtures(enc);
+        }
+    }
+
+    @Test
+    void missingAndMisShapedTensorsAreAllNamed(@TempDir Path tmp) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("text_encoder"));
+        try (Checkpoint src = Safetensors.open(tinyA.resolve("text_encoder"))) {
+            SafetensorsWriter w = copy(src, n -> !n.equals("model.layers.0.mlp.up_proj.weight") && !n.equals("model.layers.1.self_attn.k_norm.weight")
+                    && !n.equals("model.layers.1.self_attn.q_proj.weight"), n -> n);
+            w.addFloats("model.layers.1.self_attn.q_proj.weight", DType.BF16, new long[]{32, 64}, new float[32 * 64]);
+            w.write(dir.resolve("model.safetensors"));
+        }
+        Files.copy(tinyA.resolve("text_encoder/config.json"), dir.resolve("config.json"));
+        var e = assertThrows(TextEncoderCheckpointException.class, () -> Qwen3TextEncoder.load(dir, backend));
+        assertEquals(3, e.problems().size(), e.getMessage());
+        assertTrue(e.getMessage().contains("missing model.layers.0.mlp.up_proj.weight [64, 32]"), e.getMessage());
+        assertTrue(e.getMessage().contains("missing model.layers.1.self_attn.k_norm.weight [16]"), e.getMessage());
+        assertTrue(e.getMessage().contains("model.layers.1.self_attn.q_proj.weight has shape [32, 64], expected [64, 32]"), e.getMessage());
+    }
+
+    @Test
+    void configRopeThetaAtTopLevelOrUnderRopeParameters() throws Exception {
+        ObjectMapper m = new ObjectMapper();
+        JsonNode fixture = m.readTree(tinyA.resolve("text_encoder/config.json").toFile());
+        assertEquals(1e6, Qwen3Config.fromJson(fixture, "fixture").ropeTheta());
+        var top = (com.fasterxml.jackson.databind.node.ObjectNode) fixture.deepCopy();
+        top.remove("rope_parameters");
+        top.put("rope_theta", 5e5);
+        assertEquals(5e5, Qwen3Config.fromJson(top, "top").ropeTheta());
+        top.remove("head_dim");
+        assertEquals(128, Qwen3Config.fromJson(top, "no head_dim").headDim(), "transformers' Qwen3 default");
+
+        var bad = (com.fasterxml.jackson.databind.node.ObjectNode) fixture.deepCopy();
+        bad.remove("rope_parameters");
+        bad.remove("hidden_size");
+        bad.put("attention_bias", true);
+        bad.put("num_attention_heads", "four");
+        var e = assertThrows(TextEncoderConfigException.class, () -> Qwen3Config.fromJson(bad, "bad.json"));
+        for (String s : new String[]{"bad.json", "rope_theta is missing", "hidden_size is missing", "attention_bias", "num_attention_heads is \"four\""})
+            assertTrue(e.getMessage().contains(s), e.getMessage());
+        var scaled = (com.fasterxml.jackson.databind.node.ObjectNode) fixture.deepCopy();
+        ((com.fasterxml.jackson.databind.node.ObjectNode) scaled.get("rope_parameters")).put("rope_type", "yarn");
+        e = assertThrows(TextEncoderConfigException.class, () -> Qwen3Config.fromJson(scaled, "yarn.json"));
+        assertTrue(e.getMessage().contains("rope_type is 'yarn'"), e.getMessage());
+    }
+
+    @Test
+    void badIdsAndNonQwenCheckpointsAreRefused(@TempDir Path tmp) throws Exception {
+        try (Qwen3TextEncoder enc = Qwen3TextEncoder.load(tinyA, backend)) {
+            var e = assertThrows(IllegalArgumentException.class, () -> enc.encode(new int[]{1, 151936}));
+            assertTrue(e.getMessage().contains("151936 at position 1"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> enc.encode(new int[0]));
+            enc.close();
+            assertThrows(IllegalStateException.class, () -> enc.encode(new int[]{1}));
+        }
+        var e = assertThrows(TextEncoderCheckpointException.class,
+                () -> Qwen3TextEncoder.load(tinyA.resolve("transformer"), backend));
+        assertTrue(e.getMessage().contains("no embed_tokens.weight"), e.getMessage());
+    }
+
+    @Test
+    void ropeTableMatchesTheClosedForm() {
+        float[][] t = Qwen3Workspace.ropeTable(1e6, 128, 600);
+        for (int p : new int[]{0, 1, 511, 599})
+            for (int i : new int[]{0, 1, 31, 63}) {
+                double angle = p * Math.pow(1e6, -2.0 * i / 128);
+                assertEquals(Math.cos(angle), t[0][p * 64 + i], 2e-4, "cos p=" + p + " i=" + i);
+                assertEquals(Math.sin(angle), t[1][p * 64 + i], 2e-4, "sin p=" + p + " i=" + i);
+            }
+    }
+
+    /** A writer holding {@code src}'s tensors that pass {@code keep}, renamed. */
+    static SafetensorsWriter copy(Checkpoint src, Predicate<String> keep, UnaryOperator<String> rename) {
+        SafetensorsWriter w = new SafetensorsWriter();
+        for (String n : src.names()) {
+            if (!keep.test(n)) continue;
+            TensorView v = src.get(n);
+            w.add(rename.apply(n), v.dtype(), v.shape(), sink -> sink.put(v.data()));
+        }
+        return w;
+    }
+}
