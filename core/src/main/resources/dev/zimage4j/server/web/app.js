@@ -363,8 +363,10 @@
       case 'step': {
         const steps = d.steps || job.request.steps;
         const count = d.images || job.request.count;
-        setProgress((d.image * steps + d.step) / (count * steps), (count > 1 ? 'Image ' + (d.image + 1) + ' of ' +
-          count + ', ' : '') + 'step ' + d.step + ' of ' + steps);
+        // denoising fills the bar to 95 %; the rest is decoding and saving, which send no events
+        const last = d.image === count - 1 && d.step === steps;
+        setProgress(0.95 * (d.image * steps + d.step) / (count * steps), (count > 1 ? 'Image ' + (d.image + 1) + ' of ' +
+          count + ', ' : '') + 'step ' + d.step + ' of ' + steps + (last ? ', decoding…' : ''));
         break;
       }
       case 'done':
@@ -527,14 +529,14 @@
       fig.append(image, cap);
       return fig;
     }));
-    // timings_ms: wall time per pipeline stage on the server ("text", "denoise", "vae", …)
-    const stages = result.timings_ms || {};
+    // timings_ms: wall time per stage on the server ("text", "step 1"…"step N", "denoise", "vae", "png");
+    // the steps are part of "denoise", so only the stages are added up
+    const stages = Object.entries(result.timings_ms || {}).filter(([k, v]) => typeof v === 'number' && !/^step \d+$/.test(k));
     const extra = { Latency: seconds.toFixed(2) + ' s (submit to image, in the browser)' };
-    const parts = Object.entries(stages).filter(([, v]) => typeof v === 'number');
-    if (parts.length) {
-      const total = parts.reduce((a, [, v]) => a + v, 0);
+    if (stages.length) {
+      const total = stages.reduce((a, [, v]) => a + v, 0);
       extra['Server time'] = (total / 1000).toFixed(2) + ' s (' +
-        parts.map(([k, v]) => k + ' ' + (v / 1000).toFixed(2) + ' s').join(', ') + ')';
+        stages.map(([k, v]) => k + ' ' + (v / 1000).toFixed(2) + ' s').join(', ') + ')';
     }
     const model = result.model || request.model;
     fillParams(el.resultParams, Object.assign({}, request, { model }), extra);
@@ -683,7 +685,7 @@
     el.serverState.dataset.state = state;
     el.serverState.className = 'server-state ' + state;
     el.serverStateText.textContent = text;
-    if (was !== state && state === 'ready') refreshModels();
+    if (was && was !== state && state === 'ready') refreshModels();   // warmed up meanwhile: models changed
     readyTimer = setTimeout(checkReady, state === 'ready' ? 15000 : 2000);
   }
 
