@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The web page end to end in headless Chromium: a real browser against the real HTTP server on loopback
- * (engine + {@link ApiServer}, deterministic {@link TestGeneratorFactory} models tiny-a/b/c, 30 ms a step).
+ * (engine + {@link ApiServer}, deterministic {@link TestGeneratorFactory} models tiny-a/b/c, 50 ms a step).
  * Skipped (with the reason) when the system Chromium or its chromedriver is not installed. Leaves the
  * page as a person would see it after a generation in {@code target/webui-screenshot.png}.
  */
@@ -41,7 +41,7 @@ class WebUiBrowserTest {
     private static final Path CHROMIUM = Path.of(System.getProperty("zimage.chromium", "/usr/bin/chromium"));
     private static final Path CHROMEDRIVER = Path.of(System.getProperty("zimage.chromedriver", "/usr/bin/chromedriver"));
     private static final Duration WAIT = Duration.ofSeconds(30);
-    private static final long STEP_MILLIS = 30;
+    private static final long STEP_MILLIS = 50;   // 100 steps (5 s) leave time to cancel even on a busy machine
     private static final int MAX_PROMPT = 100;
 
     @TempDir

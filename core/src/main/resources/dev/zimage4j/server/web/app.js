@@ -590,6 +590,7 @@
     const extra = {};
     if (item.created) extra.Created = new Date(item.created).toLocaleString();
     fillParams(el.viewerParams, item, extra);
+    el.viewerReuse.hidden = item.prompt == null;   // an image whose job the server no longer remembers
     el.viewerReuse.onclick = () => {
       applyParams(Object.assign({}, item, { count: 1 }));
       el.viewer.close();
