@@ -22,6 +22,7 @@ import dev.zimage4j.tokenizer.TokenizedPrompt;
 import dev.zimage4j.vae.Vae;
 import dev.zimage4j.vae.VaeConfig;
 import dev.zimage4j.vae.VaeEncoder;
+import dev.zimage4j.vae.VaeWorkspace;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -59,6 +60,9 @@ public final class ZImagePipeline implements ImageGenerator {
     private final SchedulerConfig scheduler;
     private final PipelineOptions options;
     private final Map<String, Double> loadMillis;
+    /** DiT workspaces by shape, most recent last; two kept (prompt and negative prompt of the last shape). */
+    private final LinkedHashMap<List<Integer>, DitWorkspace> ditWorkspaces = new LinkedHashMap<>();
+    private static final int DIT_WORKSPACES_KEPT = 2;
 
     private ZImagePipeline(String modelId, Backend backend, PromptEncoder prompts, Qwen3TextEncoder textEncoder,
                            ZImageTransformer dit, Vae vae, SchedulerConfig scheduler, PipelineOptions options,
@@ -91,17 +95,17 @@ public final class ZImagePipeline implements ImageGenerator {
             long t0 = System.nanoTime();
             QwenTokenizer tokenizer = files.tokenizerRoot() != null ? QwenTokenizer.forModel(files.tokenizerRoot()) : QwenTokenizer.bundled();
             SchedulerConfig sched = files.schedulerConfig() != null ? readScheduler(files.schedulerConfig()) : SchedulerConfig.turbo();
-            t0 = lap(ms, "load tokenizer", t0);
+            t0 = lap(ms, "tokenizer", t0);
             Qwen3TextEncoder text = loadTextEncoder(files, backend);
             opened.add(text);
-            t0 = lap(ms, "load text encoder", t0);
+            t0 = lap(ms, "text encoder", t0);
             ZImageTransformer dit = loadDit(files, backend);
             opened.add(dit);
-            t0 = lap(ms, "load transformer", t0);
+            t0 = lap(ms, "transformer", t0);
             Vae vae = Vae.load(Safetensors.open(files.vae()),
                     files.vaeConfig() != null ? VaeConfig.fromJson(files.vaeConfig()) : VaeConfig.Z_IMAGE, backend);
             opened.add(vae);
-            lap(ms, "load vae", t0);
+            lap(ms, "vae", t0);
 
             DitConfig dc = dit.config();
             if (dc.capFeatDim() != text.config().hiddenSize())
@@ -151,14 +155,15 @@ public final class ZImagePipeline implements ImageGenerator {
 
     private static ZImageTransformer loadDit(ModelFiles files, Backend backend) throws IOException {
         Checkpoint ckpt = Safetensors.open(files.transformer());
+        DitConfig config;
         try {
-            DitConfig config = files.transformerConfig() != null ? DitConfig.load(files.transformerConfig())
+            config = files.transformerConfig() != null ? DitConfig.load(files.transformerConfig())
                     : DitConfig.infer(DitKeyMapping.map(ckpt).tensors(), ckpt.source());
-            return ZImageTransformer.load(ckpt, config, backend);
         } catch (RuntimeException | IOException e) {
             ckpt.close();
             throw e;
         }
+        return ZImageTransformer.load(ckpt, config, backend); // closes the checkpoint itself if loading fails
     }
 
     // ------------------------------------------------------------------ ImageGenerator
@@ -202,34 +207,20 @@ public final class ZImagePipeline implements ImageGenerator {
         double textMs = (System.nanoTime() - t0) / 1e6;
 
         int lh = latentSide(request.height()), lw = latentSide(request.width());
-        int channels = latentChannels();
         List<GeneratedImage> out = new ArrayList<>(request.count());
         for (int k = 0; k < request.count(); k++) {
             cancel.check();
             Map<String, Double> stages = new LinkedHashMap<>();
             stages.put("text", textMs);
             long seed = request.seed() + k;
-            TorchGenerator generator = new TorchGenerator(seed);
-            FlowMatchSchedule schedule = FlowMatchSchedule.create(scheduler, request.steps(), (lh / 2) * (lw / 2));
-            float[] latents;
-            if (request.initImage() == null) {
-                latents = generator.randn(1, channels, lh, lw);
-            } else {
-                long e0 = System.nanoTime();
-                int start = FlowMatchSchedule.img2imgStart(request.steps(), request.strength());
-                if (start >= request.steps())
-                    throw new InvalidRequestException("strength", request.strength() + " with " + request.steps() + " steps leaves no step to run");
-                latents = encodeImage(request.initImage(), request.width(), request.height(), generator);
-                schedule = schedule.from(start);
-                schedule.noise(latents, generator.randn(1, channels, lh, lw));
-                stages.put("encode", (System.nanoTime() - e0) / 1e6);
-            }
-            final int image = k;
+            long e0 = System.nanoTime();
+            Start start = start(request, new TorchGenerator(seed), lh, lw);
+            if (request.initImage() != null) stages.put("encode", (System.nanoTime() - e0) / 1e6);
+            final int image = k, steps = start.schedule().steps();
             final ProgressListener listener = progress;
-            final int steps = schedule.steps();
             long d0 = System.nanoTime();
             long[] last = {d0};
-            latents = denoise(latents, lh, lw, pos, neg, schedule, guidance, (step, x) -> {
+            float[] latents = denoise(start.latents(), lh, lw, pos, neg, start.schedule(), guidance, (step, x) -> {
                 long now = System.nanoTime();
                 stages.put("step " + (step + 1), (now - last[0]) / 1e6);
                 last[0] = now;
@@ -245,6 +236,27 @@ public final class ZImagePipeline implements ImageGenerator {
         return out;
     }
 
+    /** Where one image's denoising starts: its latents and the steps left to run. */
+    private record Start(float[] latents, FlowMatchSchedule schedule) {
+    }
+
+    /**
+     * txt2img: seeded noise and the whole schedule. img2img (diffusers' order of draws from one generator):
+     * the encoded image's posterior sample, then the noise, mixed at σ of the start step that the strength
+     * gives, and the schedule from that step.
+     */
+    private Start start(GenerationRequest r, TorchGenerator generator, int lh, int lw) {
+        FlowMatchSchedule schedule = FlowMatchSchedule.create(scheduler, r.steps(), (lh / 2) * (lw / 2));
+        if (r.initImage() == null) return new Start(generator.randn(1, latentChannels(), lh, lw), schedule);
+        int first = FlowMatchSchedule.img2imgStart(r.steps(), r.strength());
+        if (first >= r.steps())
+            throw new InvalidRequestException("strength", r.strength() + " with " + r.steps() + " steps leaves no step to run");
+        float[] latents = encodeImage(r.initImage(), r.width(), r.height(), generator);
+        FlowMatchSchedule tail = schedule.from(first);
+        tail.noise(latents, generator.randn(1, latentChannels(), lh, lw));
+        return new Start(latents, tail);
+    }
+
     private void checkFitsModel(GenerationRequest r) {
         int m = sizeMultiple();
         if (r.width() % m != 0) throw new InvalidRequestException("width", "must be a multiple of " + m + " for this model, got " + r.width());
@@ -252,6 +264,9 @@ public final class ZImagePipeline implements ImageGenerator {
         int[] lens = dit.config().axesLens();
         if (r.height() / m > lens[1]) throw new InvalidRequestException("height", "must be at most " + lens[1] * m + " for this model, got " + r.height());
         if (r.width() / m > lens[2]) throw new InvalidRequestException("width", "must be at most " + lens[2] * m + " for this model, got " + r.width());
+        if (!vae.decoder().fits(latentSide(r.height()), latentSide(r.width())))
+            throw new InvalidRequestException("width", "× height " + r.width() + "×" + r.height() + " is too large for one VAE pass "
+                    + "(an activation buffer would exceed " + VaeWorkspace.MAX_BUFFER_ELEMENTS + " floats); use fewer pixels");
         if (r.initImage() != null && !vae.hasEncoder())
             throw new InvalidRequestException("image", "img2img needs VAE encoder weights, which this model's VAE file lacks");
     }
@@ -296,24 +311,42 @@ public final class ZImagePipeline implements ImageGenerator {
         if (guidance.enabled() && negative == null) throw new IllegalArgumentException("guidance is on but no negative caption was given");
         float[] input = options.bf16ModelInput() ? new float[latents.length] : latents;
         float[] v = new float[latents.length], vNeg = negative == null ? null : new float[latents.length];
-        try (DitWorkspace posWs = dit.allocate(latentH, latentW, positive.tokens());
-             DitWorkspace negWs = negative == null ? null : dit.allocate(latentH, latentW, negative.tokens())) {
-            for (int i = 0; i < schedule.steps(); i++) {
-                if (cancel != null) cancel.check();
-                float t = schedule.modelTime(i);
-                float g = guidance.scaleAt(t);
-                if (options.bf16ModelInput())
-                    for (int k = 0; k < latents.length; k++) input[k] = FloatConversion.bf16ToFloat(FloatConversion.floatToBf16(latents[k]));
-                dit.forward(posWs, input, t, positive.features(), v);
-                if (g > 0) {
-                    dit.forward(negWs, input, t, negative.features(), vNeg);
-                    guidance.combine(v, vNeg, g, v);
-                }
-                schedule.step(i, latents, v);
-                if (listener != null) listener.afterStep(i, latents);
+        DitWorkspace posWs = ditWorkspace(latentH, latentW, positive.tokens());
+        DitWorkspace negWs = negative == null ? null : ditWorkspace(latentH, latentW, negative.tokens());
+        for (int i = 0; i < schedule.steps(); i++) {
+            if (cancel != null) cancel.check();
+            float t = schedule.modelTime(i);
+            float g = guidance.scaleAt(t);
+            if (options.bf16ModelInput())
+                for (int k = 0; k < latents.length; k++) input[k] = FloatConversion.bf16ToFloat(FloatConversion.floatToBf16(latents[k]));
+            dit.forward(posWs, input, t, positive.features(), v);
+            if (g > 0) {
+                dit.forward(negWs, input, t, negative.features(), vNeg);
+                guidance.combine(v, vNeg, g, v);
             }
+            schedule.step(i, latents, v);
+            if (listener != null) listener.afterStep(i, latents);
         }
         return latents;
+    }
+
+    /**
+     * The DiT workspace for this shape, reused while the shape recurs (e.g. the images of one request, or the
+     * same prompt again); allocating one is costly and graph-capturing backends record per workspace.
+     */
+    private DitWorkspace ditWorkspace(int latentH, int latentW, int tokens) {
+        List<Integer> key = List.of(latentH, latentW, tokens);
+        DitWorkspace ws = ditWorkspaces.remove(key);
+        if (ws == null) {
+            while (ditWorkspaces.size() >= DIT_WORKSPACES_KEPT) {
+                var eldest = ditWorkspaces.entrySet().iterator().next();
+                ditWorkspaces.remove(eldest.getKey());
+                eldest.getValue().close();
+            }
+            ws = dit.allocate(latentH, latentW, tokens);
+        }
+        ditWorkspaces.put(key, ws);
+        return ws;
     }
 
     /** Latents → image {@code [3, H, W]} in [0, 1] (before 8-bit rounding): {@code clamp(decode(z/s + shift)/2 + 0.5, 0, 1)}. */
@@ -349,15 +382,19 @@ public final class ZImagePipeline implements ImageGenerator {
         return rgb;
     }
 
+    /** Weights held beyond the mapping, plus the DiT and VAE workspaces currently kept. */
     @Override
     public long residentBytes() {
-        long n = textEncoder.ownedWeightBytes() + vae.ownedBytes();
+        long n = textEncoder.ownedWeightBytes() + vae.ownedBytes() + vae.workspaceBytes();
         for (Weight w : dit.weights().all()) n += w.ownedBytes();
+        for (DitWorkspace ws : ditWorkspaces.values()) n += ws.bytes();
         return n;
     }
 
     @Override
     public void close() {
+        for (DitWorkspace ws : ditWorkspaces.values()) ws.close();
+        ditWorkspaces.clear();
         vae.close();
         dit.close();
         textEncoder.close();

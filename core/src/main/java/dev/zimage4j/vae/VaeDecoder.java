@@ -40,7 +40,20 @@ public final class VaeDecoder implements AutoCloseable {
 
     /** A workspace for latents of {@code latentH × latentW}; reuse it for every decode at that size, close it when done. */
     public VaeWorkspace allocate(int latentH, int latentW) {
-        int f = config.downFactor(), levels = config.levels();
+        int f = config.downFactor();
+        return new VaeWorkspace(backend, latentH * f, latentW * f, new int[]{config.latentChannels(), latentH, latentW},
+                new int[]{config.outChannels(), latentH * f, latentW * f}, bufferElements(latentH, latentW), latentH * latentW,
+                config.midChannels(), weights.mid().attention() != null);
+    }
+
+    /** Whether a decode at this latent size fits the workspace's single-tensor limit (2³¹ floats per buffer). */
+    public boolean fits(int latentH, int latentW) {
+        return bufferElements(latentH, latentW) <= VaeWorkspace.MAX_BUFFER_ELEMENTS;
+    }
+
+    /** Floats of each of the three activation buffers: the largest {@code C·H·W} anywhere in the decoder. */
+    long bufferElements(int latentH, int latentW) {
+        int levels = config.levels();
         long need = (long) config.midChannels() * latentH * latentW;
         int prev = config.midChannels();
         for (int i = 0; i < levels; i++) {
@@ -50,9 +63,7 @@ public final class VaeDecoder implements AutoCloseable {
             if (i < levels - 1) need = Math.max(need, ch * side * 4);
             prev = ch;
         }
-        return new VaeWorkspace(backend, latentH * f, latentW * f, new int[]{config.latentChannels(), latentH, latentW},
-                new int[]{config.outChannels(), latentH * f, latentW * f}, need, latentH * latentW, config.midChannels(),
-                weights.mid().attention() != null);
+        return need;
     }
 
     /**
@@ -109,6 +120,11 @@ public final class VaeDecoder implements AutoCloseable {
         Tensor normed = ws.spare(0, c0, h, wd);
         b.groupNorm(normed, ws.current(c0, h, wd), groups, w.normOut().gamma(), w.normOut().beta(), VaeConfig.NORM_EPS, true);
         b.conv2d(ws.output, normed, w.convOut().w(), w.convOut().b(), Conv2dSpec.same(c0, h, wd, config.outChannels(), 3));
+    }
+
+    /** Bytes of the workspace cached by the convenience method (0 when none). */
+    public synchronized long workspaceBytes() {
+        return cached == null ? 0 : cached.bytes();
     }
 
     /** Frees the cached workspace (the weights belong to the {@link Vae}). */
