@@ -1,0 +1,393 @@
+package dev.zimage4j.engine;
+
+import dev.zimage4j.pipeline.CancellationToken;
+import dev.zimage4j.pipeline.CancelledException;
+import dev.zimage4j.pipeline.GeneratedImage;
+import dev.zimage4j.pipeline.GenerationRequest;
+import dev.zimage4j.pipeline.ProgressListener;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The resident engine: configured models, the cache of loaded ones, the job queue, the journal and one
+ * worker per compute device (the CPU is one device; the GPU backend adds its own). Jobs are accepted
+ * ({@link #submit}), journaled, queued and run in order; finished images go to the {@link ImageStore}.
+ *
+ * <p>Lifecycle: {@link #open} replays the journal; {@link #prewarmAndStart} loads and warms the
+ * configured models, then starts the workers and reports {@link #ready()}; {@link #shutdown} drains.
+ */
+public final class Engine implements AutoCloseable {
+    /** Finished jobs kept in memory for {@code GET /v1/jobs/ID}. */
+    private static final int KEEP_FINISHED = 10_000;
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final EngineConfig config;
+    private final ModelRegistry registry;
+    private final LoadTrace trace = new LoadTrace();
+    private final ModelCache cache;
+    private final ImageStore store;
+    private final Journal journal;
+    private final Metrics metrics = new Metrics();
+    private final String defaultModel;
+    private final GeneratorFactory factory;
+
+    private final LinkedBlockingDeque<Job> queue = new LinkedBlockingDeque<>();
+    private final Map<String, Job> jobs = new ConcurrentHashMap<>();
+    private final ConcurrentLinkedQueue<String> finishedOrder = new ConcurrentLinkedQueue<>();
+    private final Set<Job> running = ConcurrentHashMap.newKeySet();
+    private final List<Thread> workers = new ArrayList<>();
+    private final Object submitLock = new Object();
+    private volatile boolean accepting = true, stopping, ready;
+    private volatile double meanJobSeconds = 1.0;
+
+    private Engine(EngineConfig config, ModelRegistry registry, GeneratorFactory factory) throws IOException {
+        this.config = config;
+        this.registry = registry;
+        this.factory = factory;
+        List<String> ids = registry.ids();
+        if (ids.isEmpty()) throw new ConfigException("no model configured: pass --model DIR, or set models / model_roots in the config");
+        this.defaultModel = config.defaultModel() != null ? config.defaultModel() : ids.getFirst();
+        registry.resolve(defaultModel);
+        this.cache = new ModelCache(registry::resolve, factory, trace, config.maxCachedModels(), config.keepModelInMemory());
+        Path out = EngineConfig.expand(config.outputDir());
+        this.store = new ImageStore(out);
+        this.journal = Journal.open(out.resolve("journal.jsonl"));
+        registerGauges();
+    }
+
+    /** Opens the engine: checks the models, opens the output directory and replays the journal (no worker runs yet). */
+    public static Engine open(EngineConfig config, ModelRegistry registry, GeneratorFactory factory) throws IOException {
+        Engine e = new Engine(config, registry, factory);
+        e.replay();
+        return e;
+    }
+
+    private void replay() {
+        int pending = 0;
+        for (Journal.Entry e : journal.replayed()) {
+            Job j = Job.fromJournal(e);
+            jobs.put(j.id(), j);
+            if (j.state().terminal()) {
+                finishedOrder.add(j.id());
+            } else {
+                queue.add(j);
+                pending++;
+            }
+        }
+        updatePositions();
+        if (pending > 0) Log.info("journal " + journal.file() + ": " + pending + " unfinished job(s) queued again");
+    }
+
+    private void registerGauges() {
+        metrics.gauge("zimage_queue_depth", "Jobs waiting for a worker.", queue::size);
+        metrics.gauge("zimage_jobs_running", "Jobs generating now.", running::size);
+        metrics.gauge("zimage_ready", "1 once prewarm is done.", () -> ready ? 1 : 0);
+        metrics.gauge("zimage_model_loads_total", "Model loads since start.", trace::count);
+        metrics.gauge("zimage_model_cache_hits_total", "Requests whose model was already loaded.", cache::hits);
+        metrics.gauge("zimage_model_cache_misses_total", "Requests that had to load their model.", cache::misses);
+        metrics.gauge("zimage_model_evictions_total", "Models unloaded to respect max_cached_models.", cache::evictions);
+        metrics.gauge("zimage_models_loaded", "Models held in memory.", () -> cache.cached().size());
+        metrics.gauge("zimage_model_resident_bytes", "Memory the loaded models hold beyond mapped weights.", cache::residentBytes);
+        metrics.gauge("zimage_process_resident_bytes", "Resident set size of the server process.", Metrics::residentSetBytes);
+        metrics.gauge("zimage_jvm_heap_used_bytes", "Java heap in use.", () -> Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory());
+    }
+
+    /**
+     * Loads every {@code prewarm_on_startup} model and runs one full generation per configured resolution,
+     * then starts the workers; {@link #ready()} is true afterwards.
+     */
+    public void prewarmAndStart() {
+        List<String> models = config.prewarmOnStartup().models() == null ? List.of(defaultModel) : config.prewarmOnStartup().models();
+        for (String m : models) {
+            try (ModelCache.Lease lease = cache.acquire(m, "startup prewarm")) {
+                for (int[] wh : config.prewarmResolutions()) {
+                    GenerationRequest r = new GenerationRequest("prewarm", "", wh[0], wh[1], config.defaultSteps(), 0.0, 0, 1, null, 0.6);
+                    long t0 = System.nanoTime();
+                    lease.generator().generate(r.validate(), ProgressListener.NONE, new CancellationToken());
+                    lease.markWarm();
+                    Log.info(String.format("prewarm %s %dx%d, %d steps: %.0f ms", m, wh[0], wh[1], r.steps(), (System.nanoTime() - t0) / 1e6));
+                }
+            }
+        }
+        Thread w = Thread.ofPlatform().name("zimage-worker-cpu").start(this::workLoop);
+        workers.add(w);
+        ready = true;
+    }
+
+    /** True once prewarm is done and the workers run. */
+    public boolean ready() {
+        return ready && !stopping;
+    }
+
+    /**
+     * Accepts a job: validates it, checks the model, journals it (on disk before this returns) and queues it.
+     *
+     * @throws dev.zimage4j.pipeline.InvalidRequestException naming the bad field
+     * @throws UnknownModelException                         for a model that is not configured
+     * @throws QueueFullException                            when {@code queue_capacity} jobs already wait
+     * @throws ShuttingDownException                         while draining
+     */
+    public Job submit(GenerationRequest request, String model) {
+        return submit(request, model, "api");
+    }
+
+    /** {@link #submit(GenerationRequest, String)} on behalf of {@code origin} ("api", "cli"), shown in the load trace. */
+    public Job submit(GenerationRequest request, String model, String origin) {
+        request.validate();
+        checkPromptLength("prompt", request.prompt());
+        checkPromptLength("negative_prompt", request.negativePrompt());
+        String m = model == null ? defaultModel : model;
+        registry.resolve(m);
+        synchronized (submitLock) {
+            if (!accepting) throw new ShuttingDownException();
+            if (queue.size() >= config.queueCapacity()) {
+                metrics.increment("zimage_jobs_rejected_total{reason=\"queue_full\"}");
+                throw new QueueFullException(config.queueCapacity(), retryAfterSeconds());
+            }
+            String id;
+            do id = "j" + HexFormat.of().toHexDigits(RANDOM.nextLong()); while (jobs.containsKey(id));
+            Job job = new Job(id, m, request, Instant.now(), origin);
+            journal.accepted(job);
+            jobs.put(id, job);
+            queue.add(job);
+            job.queuedAt(queue.size());
+            metrics.increment("zimage_jobs_accepted_total");
+            return job;
+        }
+    }
+
+    private void checkPromptLength(String field, String text) {
+        if (text.length() > config.maxPromptChars())
+            throw new dev.zimage4j.pipeline.InvalidRequestException(field, "is " + text.length() + " characters; at most " + config.maxPromptChars() + " (max_prompt_chars)");
+    }
+
+    /** Seconds a client refused with 429 should wait: the queue ahead times the mean job time. */
+    public int retryAfterSeconds() {
+        return (int) Math.max(1, Math.min(3600, Math.ceil(meanJobSeconds * (queue.size() + 1))));
+    }
+
+    /** The job with this id, if known (running, queued, or among the recent finished ones). */
+    public Optional<Job> job(String id) {
+        return Optional.ofNullable(id == null ? null : jobs.get(id));
+    }
+
+    /**
+     * Cancels a job: a queued one is removed at once, a running one stops at its next step.
+     *
+     * @return false when the job is unknown or already finished
+     */
+    public boolean cancel(String id, String reason) {
+        Job j = jobs.get(id);
+        if (j == null || j.state().terminal()) return false;
+        if (queue.remove(j)) {
+            journal.ended(j.id(), Job.State.CANCELLED, reason);
+            j.cancelled(reason);
+            jobFinished(j, "cancelled");
+            updatePositions();
+        } else {
+            j.cancellation().cancel(reason);
+        }
+        return true;
+    }
+
+    private void workLoop() {
+        while (!stopping) {
+            Job job;
+            try {
+                job = queue.poll(100, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (job == null) continue;
+            updatePositions();
+            run(job);
+        }
+    }
+
+    private void updatePositions() {
+        int pos = 1;
+        for (Job j : queue) j.queuedAt(pos++);
+    }
+
+    private void run(Job job) {
+        if (job.state().terminal()) return;
+        running.add(job);
+        long t0 = System.nanoTime();
+        metrics.observeStage("queue_wait", Math.max(0, Duration.between(job.accepted(), Instant.now()).toNanos() / 1e9));
+        job.started();
+        try (ModelCache.Lease lease = cache.acquire(job.model(), "request " + job.id() + (job.origin().equals("api") ? "" : " (" + job.origin() + ")"))) {
+            metrics.observeStage("model_acquire", (System.nanoTime() - t0) / 1e9);
+            List<GeneratedImage> out = lease.generator().generate(job.request(), (img, step, steps) -> job.stepped(img, step), job.cancellation());
+            lease.markWarm();
+            List<Job.Image> images = new ArrayList<>();
+            Map<String, Double> stages = new LinkedHashMap<>();
+            for (int i = 0; i < out.size(); i++) {
+                GeneratedImage g = out.get(i);
+                String name = job.id() + "-" + i + ".png";
+                long tw = System.nanoTime();
+                store.write(name, g, lease.generator().modelId());
+                images.add(new Job.Image(name, g.seed(), g.width(), g.height()));
+                g.stageMillis().forEach((k, v) -> stages.merge(k, v, Double::sum));
+                stages.merge("png", (System.nanoTime() - tw) / 1e6, Double::sum);
+            }
+            // per-step entries ("step 3") are summed in "denoise"; one histogram per step number would only add noise
+            stages.forEach((k, v) -> {
+                if (!k.startsWith("step ")) metrics.observeStage(k, v / 1e3);
+            });
+            journal.done(job.id(), images);
+            job.done(images, stages);
+            jobFinished(job, "done");
+        } catch (CancelledException e) {
+            if (job.interruptedByShutdown()) {
+                Log.info("job " + job.id() + " interrupted by shutdown; it stays in the journal and runs again on restart");
+            } else {
+                journal.ended(job.id(), Job.State.CANCELLED, e.getMessage());
+                job.cancelled(e.getMessage());
+                jobFinished(job, "cancelled");
+            }
+        } catch (Exception | OutOfMemoryError e) {
+            String msg = e.getMessage() == null ? e.toString() : e.getMessage();
+            Log.info("job " + job.id() + " failed: " + msg);
+            journal.ended(job.id(), Job.State.FAILED, msg);
+            job.failed(msg);
+            jobFinished(job, "failed");
+        } finally {
+            running.remove(job);
+            double s = (System.nanoTime() - t0) / 1e9;
+            metrics.observeStage("total", s);
+            meanJobSeconds = 0.8 * meanJobSeconds + 0.2 * s;
+        }
+    }
+
+    private void jobFinished(Job job, String outcome) {
+        metrics.increment("zimage_jobs_finished_total{outcome=\"" + outcome + "\"}");
+        finishedOrder.add(job.id());
+        while (finishedOrder.size() > KEEP_FINISHED) {
+            String old = finishedOrder.poll();
+            if (old != null) jobs.remove(old);
+        }
+    }
+
+    /** Loads model {@code id} now (no-op when loaded), on behalf of {@code trigger}. */
+    public void load(String id, String trigger) {
+        registry.resolve(id);
+        try (ModelCache.Lease ignored = cache.acquire(id, trigger)) {
+            // acquiring loads it; releasing keeps it cached (unless keep_model_in_memory is false)
+        }
+    }
+
+    /** Unloads model {@code id}; false when it was not loaded. */
+    public boolean unload(String id) {
+        registry.resolve(id);
+        return cache.unload(id);
+    }
+
+    public int queueDepth() {
+        return queue.size();
+    }
+
+    public String defaultModel() {
+        return defaultModel;
+    }
+
+    public EngineConfig config() {
+        return config;
+    }
+
+    public ModelRegistry registry() {
+        return registry;
+    }
+
+    public ModelCache cache() {
+        return cache;
+    }
+
+    public LoadTrace loadTrace() {
+        return trace;
+    }
+
+    public Metrics metrics() {
+        return metrics;
+    }
+
+    public ImageStore store() {
+        return store;
+    }
+
+    /** Whether new jobs are accepted (false once draining). */
+    public boolean accepting() {
+        return accepting;
+    }
+
+    /**
+     * Drains: accepts nothing more, lets the running job finish for up to {@code drain_seconds}
+     * (then cancels it, leaving it journaled), leaves queued jobs in the journal for the next start,
+     * closes the journal and, with {@code unload_on_exit}, the models.
+     */
+    public void shutdown() {
+        synchronized (submitLock) {
+            if (!accepting) return;
+            accepting = false;
+        }
+        stopping = true;
+        Log.info("draining: " + running.size() + " running, " + queue.size() + " queued (kept in the journal)");
+        joinWorkers(Duration.ofSeconds(config.drainSeconds()));
+        if (!running.isEmpty()) {
+            for (Job j : running) j.interruptForShutdown();
+            joinWorkers(Duration.ofSeconds(30));
+        }
+        try {
+            journal.close();
+        } catch (IOException e) {
+            Log.info("closing journal: " + e.getMessage());
+        }
+        if (config.unloadOnExit()) {
+            cache.close();
+            closeFactory();
+        }
+        Log.info("engine stopped");
+    }
+
+    private void closeFactory() {
+        if (factory instanceof AutoCloseable c) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                Log.info("closing the backend: " + e);
+            }
+        }
+    }
+
+    private void joinWorkers(Duration limit) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        for (Thread w : workers) {
+            try {
+                long left = deadline - System.nanoTime();
+                if (left > 0) w.join(Duration.ofNanos(left));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        shutdown();
+    }
+}
