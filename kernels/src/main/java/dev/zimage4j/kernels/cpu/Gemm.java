@@ -32,7 +32,7 @@ final class Gemm {
     /** Micro-tile columns: two vectors. */
     static final int NR = 2 * L;
     /** Depth of one packed K slice. */
-    static final int KC = 256;
+    static final int KC = 384;
     /** Rows of one packed A block (a multiple of MR). */
     static final int MC = 36 * MR;
     /** Columns of one parallel output tile (a multiple of NR). */
