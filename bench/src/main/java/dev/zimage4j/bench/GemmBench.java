@@ -144,21 +144,26 @@ public final class GemmBench {
         return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
-    /** Per-call time of the first calls in this JVM (cold JIT) at one shape, F32 and BF16. */
+    /**
+     * Speed of the first calls in this JVM (cold JIT) at one shape, F32 then BF16 (the BF16 curve starts with the
+     * kernel already compiled, so it shows the conversion path's own warm-up): wall and CPU-time GFLOP/s per call.
+     */
     static void warmupCurve(CpuBackend cpu, int m, int k, int n) {
         for (DType dt : new DType[] {DType.F32, DType.BF16}) {
             Weight w = weight(cpu, n, k, dt);
             Tensor x = random(cpu, m, k), y = cpu.alloc(m, n);
-            List<String> times = new ArrayList<>();
-            long start = System.nanoTime();
+            List<String> wall = new ArrayList<>(), cpuT = new ArrayList<>();
+            long start = System.nanoTime(), cpuStart = processCpuNanos();
             for (int i = 0; i < 12; i++) {
-                long t0 = System.nanoTime();
+                long t0 = System.nanoTime(), c0 = processCpuNanos();
                 cpu.linear(y, x, w, null);
-                double s = (System.nanoTime() - t0) / 1e9;
-                times.add(String.format(Locale.ROOT, "%.0f", 2.0 * m * n * k / s / 1e9));
+                double s = (System.nanoTime() - t0) / 1e9, c = (processCpuNanos() - c0) / 1e9;
+                wall.add(String.format(Locale.ROOT, "%.0f", 2.0 * m * n * k / s / 1e9));
+                cpuT.add(String.format(Locale.ROOT, "%.0f", 2.0 * m * n * k / c / 1e9));
             }
-            System.out.printf(Locale.ROOT, "JIT warm-up %s %dx%dx%d, GFLOP/s of calls 1..12 in a fresh JVM (%.2f s in all): %s%n",
-                    dt, m, k, n, (System.nanoTime() - start) / 1e9, String.join(" ", times));
+            System.out.printf(Locale.ROOT, "JIT warm-up %s %dx%dx%d, calls 1..12 in a fresh JVM (%.1f s wall, %.1f s CPU in all)%n"
+                            + "  wall GFLOP/s: %s%n  cpu  GFLOP/s: %s%n", dt, m, k, n, (System.nanoTime() - start) / 1e9,
+                    (processCpuNanos() - cpuStart) / 1e9, String.join(" ", wall), String.join(" ", cpuT));
         }
     }
 

@@ -10,10 +10,11 @@ import static dev.zimage4j.kernels.cpu.Gemm.NR;
 import static dev.zimage4j.kernels.cpu.Gemm.S;
 
 /**
- * Flash-style scaled-dot-product attention: per (head, block of {@link #BQ} queries) the keys are swept in
- * blocks; each block's scores {@code Q·Kᵀ} (Q read in place, K block packed) and the update {@code O += P·V}
- * (P read in place, V block packed) run on the GEMM micro-kernel, and the softmax is computed online (running max and sum per query row), so memory
- * is O(block²) per thread and the score matrix never exists.
+ * Flash-style scaled-dot-product attention. K and V are first packed once into micro-kernel panels (O(S·d),
+ * shared by all tasks); then per (head, block of {@link #BQ} queries) the keys are swept in blocks: the
+ * scores {@code Q·Kᵀ} (Q read in place) and the update {@code O += P·V} (P read in place) run on the GEMM
+ * micro-kernel, and the softmax is computed online (running max and sum per query row), so per-thread
+ * memory is O(block·(block + d)) and the score matrix never exists.
  */
 final class Attention {
     /** Queries per task (a multiple of MR). */

@@ -11,9 +11,11 @@ import jdk.incubator.vector.VectorSpecies;
  * row streams), or converted row by row into a scratch block ({@link WeightA}, conv kernels). B is read
  * through {@link Panels} packers, which copy (and convert) a block into the contiguous, zero-padded
  * panel layout the micro-kernel streams: that is where weight dtypes (BF16/F16/F8), transposed storage
- * and implicit im2col are handled, so there is exactly one micro-kernel. Blocking: the K loop is cut into {@link #KC}-deep slices; per slice a B block
- * ({@code KC × ≤NT}, L2) is packed once and swept by A blocks of {@link #MC} rows (L2/L1); the
- * micro-kernel keeps an {@link #MR}×{@link #NR} tile of C in registers (12 vector accumulators).
+ * and implicit im2col are handled, so there is exactly one micro-kernel.
+ *
+ * <p>Blocking: the K loop is cut into {@link #KC}-deep slices; per slice a B block ({@code KC × ≤NT}, L2)
+ * is packed once and swept by A blocks of {@link #MC} rows (L2), one B micro-panel (L1) at a time; the
+ * micro-kernel keeps an {@link #MR}×{@link #NR} tile of C in registers (8 vector accumulators).
  *
  * <p>Parallelism: the output is cut into tiles (whole K per tile, own packing), handed out
  * dynamically by the {@link WorkerPool}; there is no shared mutable state between tiles.
@@ -30,7 +32,7 @@ final class Gemm {
     /** Micro-tile columns: two vectors. */
     static final int NR = 2 * L;
     /** Depth of one packed K slice. */
-    static final int KC = 256;
+    static final int KC = 384;
     /** Rows of one packed A block (a multiple of MR). */
     static final int MC = 36 * MR;
     /** Columns of one parallel output tile (a multiple of NR). */

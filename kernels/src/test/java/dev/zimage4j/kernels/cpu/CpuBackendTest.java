@@ -72,7 +72,8 @@ class CpuBackendTest {
     @ParameterizedTest(name = "{0} M={1} N={2} K={3} bias={4}")
     @CsvSource({
             "F32, 1, 1, 1, false", "F32, 7, 13, 29, true", "F32, 13, 37, 300, true", "F32, 50, 300, 17, false",
-            "F32, 200, 33, 520, true", "F32, 1, 600, 64, true", "F32, 97, 290, 257, true",
+            "F32, 200, 33, 520, true", "F32, 1, 600, 64, true", "F32, 97, 290, 257, true", "F32, 301, 530, 600, true",
+            "BF16, 301, 530, 600, false",
             "BF16, 1, 5, 7, false", "BF16, 29, 71, 300, true", "BF16, 200, 300, 33, true",
             "F16, 11, 19, 270, true", "F8_E4M3, 17, 45, 300, true", "F64, 5, 9, 11, true"})
     void linear(DType dt, int m, int n, int k, boolean withBias) {
@@ -331,7 +332,8 @@ class CpuBackendTest {
     @CsvSource({
             "F32, 3, 7, 9, 5, 3, 1, 1, 1, 1, 1, true", "BF16, 4, 6, 5, 6, 1, 1, 0, 0, 0, 0, true",
             "F32, 5, 9, 8, 7, 3, 2, 0, 0, 1, 1, false", "F16, 1, 1, 1, 1, 3, 1, 1, 1, 1, 1, true",
-            "F32, 33, 13, 11, 19, 3, 1, 1, 1, 1, 1, true", "BF16, 40, 4, 4, 3, 1, 1, 0, 0, 0, 0, false"})
+            "F32, 33, 13, 11, 19, 3, 1, 1, 1, 1, 1, true", "BF16, 40, 4, 4, 3, 1, 1, 0, 0, 0, 0, false",
+            "F32, 8, 20, 24, 150, 3, 1, 1, 1, 1, 1, true", "F32, 6, 21, 17, 9, 3, 2, 1, 1, 1, 1, true"})
     void conv2d(DType dt, int cin, int h, int w, int cout, int k, int stride, int pt, int pl, int pb, int pr, boolean withBias) {
         Random r = new Random(cin * 1000L + h * 10 + cout);
         Conv2dSpec spec = new Conv2dSpec(cin, h, w, cout, k, stride, pt, pl, pb, pr);
