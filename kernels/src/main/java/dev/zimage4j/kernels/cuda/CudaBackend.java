@@ -1,0 +1,702 @@
+package dev.zimage4j.kernels.cuda;
+
+import dev.zimage4j.kernels.AttentionSpec;
+import dev.zimage4j.kernels.Backend;
+import dev.zimage4j.kernels.Conv2dSpec;
+import dev.zimage4j.kernels.Rope;
+import dev.zimage4j.kernels.Tensor;
+import dev.zimage4j.kernels.Weight;
+import dev.zimage4j.kernels.ptx.Ptx;
+import dev.zimage4j.safetensors.DType;
+import dev.zimage4j.safetensors.FloatConversion;
+import dev.zimage4j.safetensors.TensorView;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+import java.util.logging.Logger;
+
+import static dev.zimage4j.kernels.cuda.GemmKernel.ASource;
+import static dev.zimage4j.kernels.cuda.GemmKernel.Epilogue;
+
+/**
+ * The {@link Backend} on an NVIDIA GPU: the CUDA driver through FFM ({@link CudaContext}), kernels
+ * generated as PTX by this package and JIT-compiled by the driver on first use.
+ *
+ * <p>Activations are f32 in device memory; weights are uploaded once ({@link #weight}) as bf16
+ * (vectors as f32). GEMMs and attention run on tensor cores in bf16 with f32 accumulation, so results
+ * match an f32 reference to bf16 precision (the fixtures' GPU tolerance). Every op is enqueued on one
+ * stream; {@link #replay} records a sequence of ops into a CUDA graph on first use and replays it.
+ *
+ * <p>Not thread-safe: drive one backend from one platform thread at a time.
+ */
+public final class CudaBackend implements Backend {
+
+    private static final Logger LOG = Logger.getLogger(CudaBackend.class.getName());
+
+    private final CudaContext cu;
+    private final String name;
+    private final Map<String, CudaContext.LoadedModule> kernels = new HashMap<>();
+    private final Map<Object, MemorySegment> graphs = new HashMap<>();
+    private final Map<String, Double> jitMs = new LinkedHashMap<>();
+    private double graphCaptureMs;
+    private boolean capturing, dryRun;
+    private MemorySegment staging;        // pinned host buffer for uploads/downloads
+    private long idsDevice, idsCapacity;  // device scratch for embedding ids
+    private long scratch, scratchBytes;   // device scratch for bf16 copies of activations (GEMM A, attention Q/K/V)
+    private final java.util.List<Long> retiredScratch = new java.util.ArrayList<>(); // may still be referenced by graphs
+    private boolean closed;
+
+    private CudaBackend(CudaContext cu, int ordinal) {
+        this.cu = cu;
+        this.name = "cuda:" + ordinal;
+        this.useWgmma = cu.computeCapability() == 90 && !Boolean.getBoolean("zimage.cuda.noWgmma");
+    }
+
+    /** sm_90a code runs only on compute capability 9.0 (Hopper); elsewhere, or with -Dzimage.cuda.noWgmma=true, GEMMs use mma.sync. */
+    private final boolean useWgmma;
+
+    /**
+     * Opens GPU {@code ordinal}.
+     *
+     * @throws CudaUnavailableException when there is no driver, no device, or the device is not sm_80+
+     */
+    public static CudaBackend create(int ordinal) {
+        CudaContext cu = CudaContext.open(ordinal);
+        if (cu.computeCapability() < 80) {
+            String dev = cu.deviceName() + " (compute capability " + cu.computeCapability() / 10 + "." + cu.computeCapability() % 10 + ")";
+            cu.close();
+            throw new CudaUnavailableException("GPU " + dev + " lacks bf16 mma.sync; the CUDA backend needs compute capability 8.0 or newer", null);
+        }
+        return new CudaBackend(cu, ordinal);
+    }
+
+    /** The device's name and capability, for logs. */
+    public String describe() {
+        return cu.deviceName() + " (sm_" + cu.computeCapability() + ", " + cu.smCount() + " SMs, driver " + cu.driverVersion() + ")";
+    }
+
+    /** The context (for benchmarks: events). */
+    public CudaContext context() {
+        return cu;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    // ------------------------------------------------------------------ kernels
+
+    private CudaContext.LoadedModule kernel(String entry, int dynSmem, Supplier<Ptx> gen) {
+        CudaContext.LoadedModule m = kernels.get(entry);
+        if (m != null) return m;
+        if (capturing) throw new IllegalStateException("kernel " + entry + " was first needed during graph capture");
+        Ptx p = gen.get();
+        m = cu.load(p.build(), p.entry(), dynSmem);
+        if (m.localBytes() > 0)
+            LOG.warning(() -> "kernel " + p.entry() + " uses local memory (register spills?)");
+        kernels.put(entry, m);
+        jitMs.put(entry, m.wallMs());
+        return m;
+    }
+
+    private void launch(CudaContext.LoadedModule m, int gx, int gy, int gz, int block, int smem, Object... args) {
+        if (dryRun) return;
+        cu.launch(m.function(), m.entry(), gx, gy, gz, block, smem, args);
+        if (DEBUG_SYNC && !capturing) cu.synchronize();
+    }
+
+    /** Set {@code -Dzimage.cuda.syncEachLaunch=true} to surface asynchronous faults at the launch that caused them. */
+    private static final boolean DEBUG_SYNC = Boolean.getBoolean("zimage.cuda.syncEachLaunch");
+
+    private static int blocksFor(long n, int threads) {
+        return (int) Math.max(1, Math.min((n + threads - 1) / threads, 132L * 16));
+    }
+
+    private void elementwise(String entry, Supplier<Ptx> gen, long n, Object... args) {
+        CudaContext.LoadedModule m = kernel(entry, 0, gen);
+        launch(m, blocksFor(n, 256), 1, 1, 256, 0, args);
+    }
+
+    /** Milliseconds the driver spent JIT-compiling each kernel loaded so far (cold-start cost). */
+    public Map<String, Double> jitTimes() {
+        return Map.copyOf(jitMs);
+    }
+
+    /** Total PTX JIT time so far, ms. */
+    public double totalJitMs() {
+        return jitMs.values().stream().mapToDouble(Double::doubleValue).sum();
+    }
+
+    /** Total graph capture + instantiate time so far, ms. */
+    public double totalGraphCaptureMs() {
+        return graphCaptureMs;
+    }
+
+    /** Registers and local bytes per loaded kernel, one line each. */
+    public String kernelReport() {
+        StringBuilder sb = new StringBuilder();
+        kernels.values().forEach(m -> sb.append(String.format("%-60s regs %3d  local %4d B  jit %7.1f ms%n", m.entry(), m.registers(), m.localBytes(), m.wallMs())));
+        return sb.toString();
+    }
+
+    // ------------------------------------------------------------------ memory
+
+    private void enter() {
+        if (closed) throw new IllegalStateException(name + " is closed");
+        cu.makeCurrent();
+    }
+
+    private void noCapture(String op) {
+        if (capturing) throw new IllegalStateException(op + " synchronises with the host and cannot be recorded in a graph (replay)");
+    }
+
+    private static CudaTensor t(Tensor x) {
+        if (x instanceof CudaTensor c) return c;
+        throw new IllegalArgumentException("tensor " + x + " does not belong to a CUDA backend");
+    }
+
+    private static CudaWeight w(Weight x) {
+        if (x instanceof CudaWeight c) return c;
+        throw new IllegalArgumentException("weight " + (x == null ? "null" : x.name()) + " was not prepared by a CUDA backend");
+    }
+
+    private static long ptrOrZero(Weight x) {
+        return x == null ? 0L : w(x).ptr();
+    }
+
+    private static long ptrOrZero(Tensor x) {
+        return x == null ? 0L : t(x).ptr();
+    }
+
+    @Override
+    public Tensor alloc(int... shape) {
+        enter();
+        noCapture("alloc");
+        long n = 1;
+        for (int d : shape) {
+            if (d < 1) throw new IllegalArgumentException("alloc: shape " + Arrays.toString(shape) + " has a dim < 1");
+            n *= d;
+        }
+        if (shape.length == 0) throw new IllegalArgumentException("alloc: empty shape");
+        long p = cu.malloc(4 * n);
+        cu.memsetZeroAsync(p, n);
+        return new CudaTensor(this, p, n, 0, shape.clone(), null);
+    }
+
+    private MemorySegment staging(long bytes) {
+        if (staging == null || staging.byteSize() < bytes) {
+            if (staging != null) cu.freeHost(staging);
+            staging = cu.mallocHost(Math.max(bytes, 1 << 20));
+        }
+        return staging;
+    }
+
+    @Override
+    public void upload(Tensor dst, float[] src) {
+        enter();
+        noCapture("upload");
+        CudaTensor d = t(dst);
+        if (src.length != d.numel())
+            throw new IllegalArgumentException("upload: " + src.length + " floats into tensor " + Tensor.shapeString(d.shape));
+        long bytes = 4L * src.length;
+        cu.synchronize(); // the staging buffer may still feed an earlier copy
+        MemorySegment s = staging(bytes);
+        MemorySegment.copy(src, 0, s, ValueLayout.JAVA_FLOAT, 0, src.length);
+        cu.copyHtoDAsync(d.ptr(), s, bytes);
+        cu.synchronize();
+    }
+
+    @Override
+    public void download(Tensor src, float[] dst) {
+        enter();
+        noCapture("download");
+        CudaTensor s = t(src);
+        if (dst.length < s.numel())
+            throw new IllegalArgumentException("download: tensor " + Tensor.shapeString(s.shape) + " into " + dst.length + " floats");
+        long bytes = 4L * s.numel();
+        MemorySegment st = staging(bytes);
+        cu.copyDtoHAsync(st, s.ptr(), bytes);
+        cu.synchronize();
+        MemorySegment.copy(st, ValueLayout.JAVA_FLOAT, 0, dst, 0, (int) s.numel());
+    }
+
+    @Override
+    public void copy(Tensor dst, Tensor src) {
+        enter();
+        CudaTensor d = t(dst), s = t(src);
+        if (d.numel() != s.numel())
+            throw new IllegalArgumentException("copy: " + Tensor.shapeString(s.shape) + " into " + Tensor.shapeString(d.shape));
+        if (!dryRun) cu.copyDtoDAsync(d.ptr(), s.ptr(), 4 * s.numel());
+    }
+
+    @Override
+    public void sync() {
+        enter();
+        noCapture("sync");
+        cu.synchronize();
+    }
+
+    @Override
+    public Weight weight(TensorView stored, float scale) {
+        enter();
+        noCapture("weight");
+        if (!stored.dtype().isFloat())
+            throw new IllegalArgumentException("weight " + stored.name() + ": dtype " + stored.dtype() + " is not a float type");
+        int[] shape = stored.intShape();
+        if (shape.length == 0) shape = new int[]{1};
+        long n = stored.numel();
+        boolean vector = n == shape[shape.length - 1];
+        long bytes = n * (vector ? 4 : 2);
+        long p = cu.malloc(bytes);
+        if (!vector && stored.dtype() == DType.BF16 && scale == 1f) {
+            cu.copyHtoD(p, stored.data(), bytes); // already the device format
+        } else {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment host = a.allocate(bytes, 16);
+                float[] chunk = new float[(int) Math.min(n, 1 << 20)];
+                for (long i = 0; i < n; i += chunk.length) {
+                    int len = (int) Math.min(chunk.length, n - i);
+                    FloatConversion.toFloat(stored.dtype(), stored.data(), i, chunk, 0, len);
+                    for (int j = 0; j < len; j++) {
+                        float v = chunk[j] * scale;
+                        if (vector) host.setAtIndex(ValueLayout.JAVA_FLOAT, i + j, v);
+                        else host.setAtIndex(ValueLayout.JAVA_SHORT, i + j, FloatConversion.floatToBf16(v));
+                    }
+                }
+                cu.copyHtoD(p, host, bytes);
+            }
+        }
+        return new CudaWeight(stored.name(), stored.dtype(), shape, p, bytes, vector);
+    }
+
+    @Override
+    public void release(Weight weight) {
+        enter();
+        CudaWeight cw = w(weight);
+        if (cw.released) return;
+        cu.synchronize();
+        cu.free(cw.ptr);
+        cw.released = true;
+    }
+
+    @Override
+    public void release(Tensor tensor) {
+        enter();
+        CudaTensor ct = t(tensor);
+        if (ct.root != null) return; // views own nothing
+        if (ct.released) return;
+        cu.synchronize();
+        cu.free(ct.base);
+        ct.released = true;
+    }
+
+    /**
+     * The bf16 scratch of at least {@code bytes}. Grown outside capture only (the dry pass of {@link #replay}
+     * grows it first); a replaced buffer is kept until close because recorded graphs may still use it.
+     */
+    private long scratch(long bytes) {
+        if (bytes > scratchBytes) {
+            if (capturing) throw new IllegalStateException("bf16 scratch must grow during graph capture (" + bytes + " bytes)");
+            if (scratch != 0) retiredScratch.add(scratch);
+            scratchBytes = Math.max(bytes, scratchBytes * 3 / 2);
+            scratch = cu.malloc(scratchBytes);
+        }
+        return scratch;
+    }
+
+    /** Enqueues the f32 → bf16 conversion of {@code n} elements at {@code src} into {@code dst}. */
+    private void toBf16(long dst, long src, long n) {
+        boolean vec = n % 8 == 0 && src % 16 == 0 && dst % 16 == 0;
+        elementwise(vec ? "to_bf16_vec8" : "to_bf16", () -> ElementwiseKernels.toBf16(vec), vec ? n / 8 : n, dst, src, (int) n);
+    }
+
+    private static long align16(long bytes) {
+        return (bytes + 15) & ~15L;
+    }
+
+    // ------------------------------------------------------------------ graphs
+
+    /**
+     * Records {@code launches} into a CUDA graph the first time {@code key} is seen and replays it for
+     * the same key afterwards. The first time, a dry pass runs the lambda with launches suppressed so
+     * every kernel it needs is JIT-compiled before capture; then the capture runs and the graph is
+     * launched once. The ops must be capturable: no upload, download, sync, alloc or embedding lookup inside.
+     */
+    @Override
+    public void replay(Object key, Runnable launches) {
+        enter();
+        if (capturing) throw new IllegalStateException("replay(" + key + ") nested inside another replay");
+        MemorySegment exec = graphs.get(key);
+        if (exec == null) {
+            dryRun = true;
+            try {
+                launches.run();
+            } finally {
+                dryRun = false;
+            }
+            long t0 = System.nanoTime();
+            capturing = true;
+            cu.beginCapture();
+            try {
+                launches.run();
+                exec = cu.endCaptureAndInstantiate();
+            } catch (RuntimeException e) {
+                cu.abortCapture();
+                throw e;
+            } finally {
+                capturing = false;
+            }
+            graphCaptureMs += (System.nanoTime() - t0) / 1e6;
+            graphs.put(key, exec);
+        }
+        cu.graphLaunch(exec);
+    }
+
+    // ------------------------------------------------------------------ linear algebra
+
+    private static void requireShape(String op, boolean ok, Object... parts) {
+        if (!ok) {
+            StringBuilder sb = new StringBuilder(op).append(": shapes do not match:");
+            for (Object p : parts) sb.append(' ').append(p instanceof int[] a ? Arrays.toString(a) : p);
+            throw new IllegalArgumentException(sb.toString());
+        }
+    }
+
+    private void gemm(Epilogue epi, CudaTensor y, CudaTensor x, long b, long b2, boolean bF32, long bias, int M, int N, int K) {
+        gemm(null, epi, y, x, b, b2, bF32, bias, M, N, K);
+    }
+
+    /** For the benchmark's tile sweep: the attention variant to use for its head dim (null: the default). */
+    AttentionKernel.Config forcedAttention;
+
+    /** For the benchmark's tile sweep: {@code linear} (or SwiGLU when {@code w2} is given) with an explicit all-bf16 GEMM variant. */
+    void linearWith(GemmKernel.Config config, Tensor y, Tensor x, Weight w, Weight w2) {
+        enter();
+        CudaTensor yt = t(y), xt = t(x);
+        CudaWeight wc = w(w);
+        gemm(config, config.epi(), yt, xt, wc.ptr(), w2 == null ? 0 : w(w2).ptr(), false, 0, xt.rows(), wc.shape[0], xt.cols());
+    }
+
+    private void gemm(GemmKernel.Config forced, Epilogue epi, CudaTensor y, CudaTensor x, long b, long b2, boolean bF32, long bias, int M, int N, int K) {
+        boolean vec = K % 8 == 0 && x.ptr() % 16 == 0 && b % 16 == 0 && (b2 == 0 || b2 % 16 == 0);
+        long a = x.ptr();
+        ASource src = ASource.DENSE;
+        if (vec && !bF32) { // both operands bf16: convert the activations once, then the all-cp.async pipeline
+            a = scratch(2L * M * K);
+            toBf16(a, x.ptr(), (long) M * K);
+            src = ASource.BF16;
+        }
+        GemmKernel.Config c = forced != null && src == ASource.BF16 ? forced
+                : src == ASource.BF16 && useWgmma ? GemmKernel.wgmmaConfig(epi) : GemmKernel.config(src, bF32, epi, vec);
+        CudaContext.LoadedModule m = kernel(c.entry(), c.dynamicSmem(), () -> GemmKernel.generate(c));
+        launch(m, (N + c.bn() - 1) / c.bn(), (M + c.bm() - 1) / c.bm(), 1, c.threads(), c.dynamicSmem(),
+                y.ptr(), a, b, b2, bias, M, N, K, 0, 0, 0, 0, 0, 0, 0, 1);
+    }
+
+    private void linear(String op, Epilogue epi, Tensor yT, Tensor xT, Weight wt, Weight bias) {
+        enter();
+        CudaTensor y = t(yT), x = t(xT);
+        CudaWeight wc = w(wt);
+        int K = x.cols(), M = x.rows();
+        requireShape(op, wc.shape.length == 2 && wc.shape[1] == K && y.cols() == wc.shape[0] && y.rows() == M,
+                "y", y.shape, "x", x.shape, "w", wc.shape);
+        if (bias != null) requireShape(op, w(bias).numel() == wc.shape[0], "bias", bias.shape(), "w", wc.shape);
+        if (bias != null && !w(bias).f32) throw new IllegalArgumentException(op + ": bias " + bias.name() + " must be a vector");
+        gemm(epi, y, x, wc.ptr(), 0, wc.f32, ptrOrZero(bias), M, wc.shape[0], K);
+    }
+
+    @Override
+    public void linear(Tensor y, Tensor x, Weight w, Weight bias) {
+        linear("linear", Epilogue.STORE, y, x, w, bias);
+    }
+
+    @Override
+    public void linearAdd(Tensor y, Tensor x, Weight w, Weight bias) {
+        linear("linearAdd", Epilogue.ADD, y, x, w, bias);
+    }
+
+    @Override
+    public void linearSwiGLU(Tensor yT, Tensor xT, Weight wGate, Weight wUp) {
+        enter();
+        CudaTensor y = t(yT), x = t(xT);
+        CudaWeight g = w(wGate), u = w(wUp);
+        int K = x.cols(), M = x.rows(), F = g.shape[0];
+        requireShape("linearSwiGLU", g.shape.length == 2 && Arrays.equals(g.shape, u.shape) && g.shape[1] == K && y.cols() == F && y.rows() == M,
+                "y", y.shape, "x", x.shape, "wGate", g.shape, "wUp", u.shape);
+        if (g.f32 || u.f32) throw new IllegalArgumentException("linearSwiGLU: weights must be matrices with more than one row");
+        gemm(Epilogue.SWIGLU, y, x, g.ptr(), u.ptr(), false, 0, M, F, K);
+    }
+
+    @Override
+    public void matmulTransposed(Tensor yT, Tensor xT, Tensor wT) {
+        enter();
+        CudaTensor y = t(yT), x = t(xT), wv = t(wT);
+        int K = x.cols(), M = x.rows(), N = wv.rows();
+        requireShape("matmulTransposed", wv.cols() == K && y.rows() == M && y.cols() == N, "y", y.shape, "x", x.shape, "w", wv.shape);
+        gemm(Epilogue.STORE, y, x, wv.ptr(), 0, true, 0, M, N, K);
+    }
+
+    @Override
+    public void embeddingLookup(Tensor yT, Weight table, int[] ids) {
+        enter();
+        noCapture("embeddingLookup");
+        CudaTensor y = t(yT);
+        CudaWeight tb = w(table);
+        int D = tb.shape[tb.shape.length - 1], V = (int) (tb.numel() / D);
+        requireShape("embeddingLookup", y.rows() == ids.length && y.cols() == D, "y", y.shape, "table", tb.shape, "ids", ids.length);
+        if (tb.f32) throw new IllegalArgumentException("embeddingLookup: table " + tb.name + " has a single row");
+        for (int i = 0; i < ids.length; i++)
+            if (ids[i] < 0 || ids[i] >= V)
+                throw new IllegalArgumentException("embeddingLookup: id " + ids[i] + " at position " + i + " outside [0, " + V + ")");
+        if (idsCapacity < ids.length) {
+            if (idsDevice != 0) {
+                cu.synchronize();
+                cu.free(idsDevice);
+            }
+            idsCapacity = Math.max(ids.length, 1024);
+            idsDevice = cu.malloc(4 * idsCapacity);
+        }
+        cu.synchronize(); // earlier lookups may still read the ids scratch
+        MemorySegment s = staging(4L * ids.length);
+        MemorySegment.copy(ids, 0, s, ValueLayout.JAVA_INT, 0, ids.length);
+        cu.copyHtoDAsync(idsDevice, s, 4L * ids.length);
+        long n = (long) ids.length * D;
+        elementwise("embedding_bf16", ElementwiseKernels::embedding, n, y.ptr(), tb.ptr(), idsDevice, (int) n, D);
+        cu.synchronize(); // the staging buffer is reused by the next host copy
+    }
+
+    @Override
+    public void fillRows(Tensor yT, Weight row) {
+        enter();
+        CudaTensor y = t(yT);
+        CudaWeight r = w(row);
+        requireShape("fillRows", r.numel() == y.cols() && r.f32, "y", y.shape, "row", r.shape);
+        elementwise("fill_rows", ElementwiseKernels::fillRows, y.numel(), y.ptr(), r.ptr(), (int) y.numel(), y.cols());
+    }
+
+    // ------------------------------------------------------------------ attention
+
+    @Override
+    public void attention(Tensor outT, Tensor qT, Tensor kT, Tensor vT, AttentionSpec spec) {
+        enter();
+        CudaTensor out = t(outT), q = t(qT), k = t(kT), v = t(vT);
+        int D = spec.headDim(), Sq = q.rows(), Sk = k.rows();
+        requireShape("attention", q.cols() == spec.heads() * D && out.cols() == q.cols() && out.rows() == Sq
+                        && k.cols() == spec.kvHeads() * D && v.cols() == k.cols() && v.rows() == Sk,
+                "out", out.shape, "q", q.shape, "k", k.shape, "v", v.shape, spec);
+        if (spec.causal() && Sq != Sk)
+            throw new IllegalArgumentException("attention: causal needs as many queries as keys, got " + Sq + " and " + Sk);
+        boolean bf16 = D % 8 == 0;
+        AttentionKernel.Config c = forcedAttention != null && bf16 && forcedAttention.headDim() == D ? forcedAttention : AttentionKernel.config(D, bf16);
+        CudaContext.LoadedModule m = kernel(c.entry(), c.smemBytes(), () -> AttentionKernel.generate(c));
+        long qp = q.ptr(), kp = k.ptr(), vp = v.ptr();
+        if (bf16) { // one conversion pass each, then the kernel streams bf16 tiles with cp.async
+            long qb = align16(2 * q.numel()), kb = align16(2 * k.numel());
+            long base = scratch(qb + 2 * kb);
+            toBf16(base, qp, q.numel());
+            toBf16(base + qb, kp, k.numel());
+            toBf16(base + qb + kb, vp, v.numel());
+            qp = base;
+            kp = base + qb;
+            vp = base + qb + kb;
+        }
+        int kvEnd = Math.min(Sk, spec.validKeys());
+        float scaleLog2 = spec.scale() * ElementwiseKernels.LOG2E;
+        launch(m, (Sq + c.br() - 1) / c.br(), spec.heads(), c.chunks(), c.threads(), c.smemBytes(),
+                out.ptr(), qp, kp, vp, Sq, q.cols(), k.cols(), out.cols(),
+                spec.heads() / spec.kvHeads(), kvEnd, spec.causal() ? 1 : 0, scaleLog2);
+    }
+
+    // ------------------------------------------------------------------ norms
+
+    private void rowwise(RowKernels.Kind kind, long rows, Object... args) {
+        CudaContext.LoadedModule m = kernel(kind.name().toLowerCase(), 0, () -> RowKernels.generate(kind));
+        launch(m, (int) ((rows + RowKernels.WARPS - 1) / RowKernels.WARPS), 1, 1, RowKernels.BLOCK, 0, args);
+    }
+
+    @Override
+    public void rmsNorm(Tensor yT, Tensor xT, Weight wt, Tensor scale, float eps) {
+        enter();
+        CudaTensor y = t(yT), x = t(xT);
+        CudaWeight wc = w(wt);
+        requireShape("rmsNorm", y.numel() == x.numel() && y.cols() == x.cols() && wc.numel() == x.cols() && wc.f32
+                && (scale == null || scale.numel() == x.cols()), "y", y.shape, "x", x.shape, "w", wc.shape, "scale", scale == null ? "null" : scale.shape());
+        rowwise(RowKernels.Kind.RMS_NORM, x.rows(), y.ptr(), x.ptr(), wc.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
+    }
+
+    @Override
+    public void layerNorm(Tensor yT, Tensor xT, Tensor scale, float eps) {
+        enter();
+        CudaTensor y = t(yT), x = t(xT);
+        requireShape("layerNorm", y.numel() == x.numel() && y.cols() == x.cols() && (scale == null || scale.numel() == x.cols()),
+                "y", y.shape, "x", x.shape, "scale", scale == null ? "null" : scale.shape());
+        rowwise(RowKernels.Kind.LAYER_NORM, x.rows(), y.ptr(), x.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
+    }
+
+    @Override
+    public void gatedResidualRmsNorm(Tensor xT, Tensor hT, Weight wt, Tensor gate, float eps) {
+        enter();
+        CudaTensor x = t(xT), h = t(hT);
+        CudaWeight wc = w(wt);
+        requireShape("gatedResidualRmsNorm", x.numel() == h.numel() && x.cols() == h.cols() && wc.numel() == x.cols() && wc.f32
+                && (gate == null || gate.numel() == x.cols()), "x", x.shape, "h", h.shape, "w", wc.shape, "gate", gate == null ? "null" : gate.shape());
+        rowwise(RowKernels.Kind.GATED_RESIDUAL, x.rows(), x.ptr(), h.ptr(), wc.ptr(), ptrOrZero(gate), x.rows(), x.cols(), eps);
+    }
+
+    @Override
+    public void groupNorm(Tensor yT, Tensor xT, int groups, Weight gamma, Weight beta, float eps, boolean silu) {
+        enter();
+        CudaTensor y = t(yT), x = t(xT);
+        int C = x.shape[0];
+        long hw = x.numel() / C;
+        requireShape("groupNorm", y.numel() == x.numel() && groups > 0 && C % groups == 0 && w(gamma).numel() == C && w(beta).numel() == C,
+                "y", y.shape, "x", x.shape, "groups", groups, "gamma", gamma.shape(), "beta", beta.shape());
+        CudaContext.LoadedModule m = kernel("group_norm", 0, RowKernels::groupNorm);
+        launch(m, groups, 1, 1, RowKernels.BLOCK, 0, y.ptr(), x.ptr(), w(gamma).ptr(), w(beta).ptr(), C, (int) hw, groups, eps, silu ? 1 : 0);
+    }
+
+    @Override
+    public void softmax(Tensor xT) {
+        enter();
+        CudaTensor x = t(xT);
+        rowwise(RowKernels.Kind.SOFTMAX, x.rows(), x.ptr(), x.rows(), x.cols());
+    }
+
+    // ------------------------------------------------------------------ positional
+
+    @Override
+    public void rope(Tensor xT, Tensor cosT, Tensor sinT, int heads, Rope layout) {
+        enter();
+        CudaTensor x = t(xT), c = t(cosT), s = t(sinT);
+        int S = x.rows(), D = heads > 0 ? x.cols() / heads : 0;
+        requireShape("rope", heads > 0 && D * heads == x.cols() && D % 2 == 0 && c.rows() == S && c.cols() == D / 2 && s.rows() == S && s.cols() == D / 2,
+                "x", x.shape, "heads", heads, "cos", c.shape, "sin", s.shape);
+        String entry = "rope_" + layout.name().toLowerCase();
+        elementwise(entry, () -> ElementwiseKernels.rope(layout), (long) S * heads * D / 2, x.ptr(), c.ptr(), s.ptr(), S, heads, D);
+    }
+
+    @Override
+    public void timestepEmbedding(Tensor yT, Tensor tT, float tScale, float maxPeriod) {
+        enter();
+        CudaTensor y = t(yT), tt = t(tT);
+        int dim = (int) y.numel();
+        requireShape("timestepEmbedding", dim % 2 == 0 && tt.numel() == 1, "y", y.shape, "t", tt.shape);
+        elementwise("timestep_embedding", ElementwiseKernels::timestep, dim / 2, y.ptr(), tt.ptr(), dim, tScale, (float) Math.log(maxPeriod));
+    }
+
+    // ------------------------------------------------------------------ elementwise
+
+    private void arith(ElementwiseKernels.Arith op, CudaTensor y, CudaTensor a, CudaTensor b, float alpha, float beta) {
+        String entry = "arith_" + op.name().toLowerCase();
+        elementwise(entry, () -> ElementwiseKernels.arith(op), y.numel(), y.ptr(), a.ptr(), b == null ? 0L : b.ptr(), (int) y.numel(), alpha, beta);
+    }
+
+    @Override
+    public void silu(Tensor y, Tensor x) {
+        enter();
+        requireShape("silu", y.numel() == x.numel(), "y", y.shape(), "x", x.shape());
+        arith(ElementwiseKernels.Arith.SILU, t(y), t(x), null, 0, 0);
+    }
+
+    @Override
+    public void add(Tensor y, Tensor a, Tensor b) {
+        enter();
+        requireShape("add", y.numel() == a.numel() && a.numel() == b.numel(), "y", y.shape(), "a", a.shape(), "b", b.shape());
+        arith(ElementwiseKernels.Arith.ADD, t(y), t(a), t(b), 0, 0);
+    }
+
+    @Override
+    public void axpy(Tensor y, float alpha, Tensor x) {
+        enter();
+        requireShape("axpy", y.numel() == x.numel(), "y", y.shape(), "x", x.shape());
+        arith(ElementwiseKernels.Arith.AXPY, t(y), t(x), null, alpha, 0);
+    }
+
+    @Override
+    public void scale(Tensor y, Tensor x, float alpha, float beta) {
+        enter();
+        requireShape("scale", y.numel() == x.numel(), "y", y.shape(), "x", x.shape());
+        arith(ElementwiseKernels.Arith.SCALE, t(y), t(x), null, alpha, beta);
+    }
+
+    // ------------------------------------------------------------------ convolution and images
+
+    @Override
+    public void conv2d(Tensor yT, Tensor xT, Weight wt, Weight bias, Conv2dSpec s) {
+        enter();
+        CudaTensor y = t(yT), x = t(xT);
+        CudaWeight wc = w(wt);
+        int ho = s.outHeight(), wo = s.outWidth();
+        int K = s.inChannels() * s.kernel() * s.kernel();
+        requireShape("conv2d", x.numel() == (long) s.inChannels() * s.height() * s.width() && y.numel() == (long) s.outChannels() * ho * wo
+                        && wc.numel() == (long) s.outChannels() * K && !wc.f32 && (bias == null || w(bias).numel() == s.outChannels()),
+                "y", y.shape, "x", x.shape, "w", wc.shape, s);
+        boolean vec = K % 8 == 0;
+        GemmKernel.Config c = GemmKernel.config(ASource.IM2COL, false, Epilogue.STORE_TRANSPOSED, vec);
+        CudaContext.LoadedModule m = kernel(c.entry(), 0, () -> GemmKernel.generate(c));
+        int M = ho * wo, N = s.outChannels();
+        launch(m, (N + c.bn() - 1) / c.bn(), (M + c.bm() - 1) / c.bm(), 1, c.threads(), 0,
+                y.ptr(), x.ptr(), wc.ptr(), 0L, ptrOrZero(bias), M, N, K,
+                s.inChannels(), s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
+    }
+
+    @Override
+    public void transpose(Tensor yT, Tensor xT) {
+        enter();
+        CudaTensor y = t(yT), x = t(xT);
+        int R = x.rows(), C = x.cols();
+        requireShape("transpose", y.rows() == C && y.cols() == R, "y", y.shape, "x", x.shape);
+        elementwise("transpose", ElementwiseKernels::transpose, (long) R * C, y.ptr(), x.ptr(), R, C);
+    }
+
+    @Override
+    public void upsampleNearest2x(Tensor yT, Tensor xT, int channels, int height, int width) {
+        enter();
+        CudaTensor y = t(yT), x = t(xT);
+        long n = (long) channels * height * width;
+        requireShape("upsampleNearest2x", x.numel() == n && y.numel() == 4 * n, "y", y.shape, "x", x.shape, channels, height, width);
+        elementwise("upsample_nearest2x", ElementwiseKernels::upsample2x, 4 * n, y.ptr(), x.ptr(), channels, height, width);
+    }
+
+    private void patch(boolean inverse, Tensor yT, Tensor xT, int channels, int height, int width, int patch) {
+        enter();
+        CudaTensor y = t(yT), x = t(xT);
+        long n = (long) channels * height * width;
+        String op = inverse ? "unpatchify" : "patchify";
+        requireShape(op, patch > 0 && height % patch == 0 && width % patch == 0 && x.numel() == n && y.numel() == n
+                && (inverse ? x.cols() : y.cols()) == patch * patch * channels, "y", y.shape, "x", x.shape, channels, height, width, patch);
+        elementwise(op, () -> ElementwiseKernels.patchify(inverse), n, y.ptr(), x.ptr(), channels, height, width, patch);
+    }
+
+    @Override
+    public void patchify(Tensor y, Tensor x, int channels, int height, int width, int patch) {
+        patch(false, y, x, channels, height, width, patch);
+    }
+
+    @Override
+    public void unpatchify(Tensor y, Tensor x, int channels, int height, int width, int patch) {
+        patch(true, y, x, channels, height, width, patch);
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        cu.makeCurrent();
+        cu.synchronize();
+        graphs.values().forEach(cu::graphDestroy);
+        graphs.clear();
+        if (staging != null) cu.freeHost(staging);
+        if (idsDevice != 0) cu.free(idsDevice);
+        if (scratch != 0) cu.free(scratch);
+        retiredScratch.forEach(cu::free);
+        closed = true;
+        cu.close();
+    }
+}

@@ -1,0 +1,144 @@
+package dev.zimage4j.kernels.cuda;
+
+import dev.zimage4j.kernels.AttentionSpec;
+import dev.zimage4j.kernels.Tensor;
+import dev.zimage4j.kernels.Weight;
+import dev.zimage4j.safetensors.DType;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.Random;
+
+/**
+ * GPU micro-benchmark (run by scripts/gpu-run.sh): the DiT's GEMM shapes at 1024² (M = 4224 tokens) and
+ * its attention (30 heads × 128), plus the VAE's 512-wide single-head attention, timed with CUDA events
+ * around each launch (median of 20 after 3 warm-ups), and the per-launch cost eager vs graph replay.
+ * Prints one {@code BENCH} line per case (tab-separated) that scripts/gpu-bench-torch.py reads to time
+ * the same shapes with PyTorch (cuBLAS / SDPA) and print the ratios.
+ */
+public final class GpuBench {
+
+    private static final int WARMUP = 3, REPS = 20;
+
+    public static void main(String[] args) {
+        CudaBackend b = CudaBackend.create(0);
+        System.out.println("device: " + b.describe());
+        System.out.println("BENCH\tname\tkind\tM\tN\tK\tms\tTFLOPs");
+        int S = 4224, D = 3840;
+        gemm(b, "attn_out", "linear", S, 3840, D);
+        gemm(b, "qkv", "linear", S, 11520, D);
+        gemm(b, "w1", "linear", S, 10240, D);
+        gemm(b, "w2", "linear", S, 3840, 10240);
+        gemm(b, "w1w3_swiglu", "swiglu", S, 10240, D);
+        gemm(b, "cap_small", "linear", 128, 3840, 2560);
+        attention(b, "dit_attn", 30, 128, S);
+        attention(b, "dit_attn_512px", 30, 128, 1056 + 32);
+        attention(b, "vae_mid_attn", 1, 512, 16384);
+        launchOverhead(b);
+        sweep(b);
+        System.out.printf("PTX JIT total %.1f ms; graph capture total %.1f ms%n", b.totalJitMs(), b.totalGraphCaptureMs());
+        System.out.print(b.kernelReport());
+        b.close();
+    }
+
+    private static float median(float[] v) {
+        float[] s = v.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    /** Median event time of {@code op} in ms. */
+    private static float time(CudaBackend b, Runnable op) {
+        CudaContext cu = b.context();
+        for (int i = 0; i < WARMUP; i++) op.run();
+        MemorySegment[] ev = new MemorySegment[REPS + 1];
+        for (int i = 0; i <= REPS; i++) ev[i] = cu.eventCreate();
+        float[] ms = new float[REPS];
+        cu.eventRecord(ev[0]);
+        for (int i = 0; i < REPS; i++) {
+            op.run();
+            cu.eventRecord(ev[i + 1]);
+        }
+        for (int i = 0; i < REPS; i++) ms[i] = cu.eventElapsedMs(ev[i], ev[i + 1]);
+        for (MemorySegment e : ev) cu.eventDestroy(e);
+        return median(ms);
+    }
+
+    private static Tensor randomTensor(CudaBackend b, Random r, int... shape) {
+        Tensor t = b.alloc(shape);
+        b.upload(t, GpuCheck.rand(r, (int) t.numel(), 1f));
+        return t;
+    }
+
+    private static void gemm(CudaBackend b, String name, String kind, int M, int N, int K) {
+        Random r = new Random(M * 31L + N);
+        Tensor x = randomTensor(b, r, M, K), y = b.alloc(M, N);
+        Weight w = b.weight(GpuCheck.view(name, DType.BF16, GpuCheck.rand(r, N * K, 0.05f), N, K));
+        Weight w2 = kind.equals("swiglu") ? b.weight(GpuCheck.view(name + "2", DType.BF16, GpuCheck.rand(r, N * K, 0.05f), N, K)) : null;
+        float ms = time(b, kind.equals("swiglu") ? () -> b.linearSwiGLU(y, x, w, w2) : () -> b.linear(y, x, w, null));
+        double flops = 2.0 * M * N * K * (w2 == null ? 1 : 2);
+        System.out.printf("BENCH\t%s\t%s\t%d\t%d\t%d\t%.4f\t%.1f%n", name, kind, M, N, K, ms, flops / ms / 1e9);
+        b.release(x);
+        b.release(y);
+        b.release(w);
+        if (w2 != null) b.release(w2);
+    }
+
+    private static void attention(CudaBackend b, String name, int heads, int d, int s) {
+        Random r = new Random(s);
+        Tensor q = randomTensor(b, r, s, heads * d), k = randomTensor(b, r, s, heads * d), v = randomTensor(b, r, s, heads * d), o = b.alloc(s, heads * d);
+        AttentionSpec spec = AttentionSpec.full(heads, d, s);
+        float ms = time(b, () -> b.attention(o, q, k, v, spec));
+        double flops = 4.0 * s * s * d * heads;
+        // kind attn: M = heads, N = S, K = D
+        System.out.printf("BENCH\t%s\tattn\t%d\t%d\t%d\t%.4f\t%.1f%n", name, heads, s, d, ms, flops / ms / 1e9);
+        for (Tensor t : new Tensor[]{q, k, v, o}) b.release(t);
+    }
+
+    /** Every candidate tile shape on three DiT GEMMs and the DiT attention: one SWEEP line each. */
+    private static void sweep(CudaBackend b) {
+        int S = 4224;
+        for (int[] nk : new int[][]{{3840, 3840}, {3840, 10240}, {10240, 3840}}) {
+            int N = nk[0], K = nk[1];
+            Random r = new Random(N + K);
+            Tensor x = randomTensor(b, r, S, K), y = b.alloc(S, N);
+            Weight w = b.weight(GpuCheck.view("w", DType.BF16, GpuCheck.rand(r, N * K, 0.05f), N, K));
+            Weight w2 = N == 10240 ? b.weight(GpuCheck.view("w2", DType.BF16, GpuCheck.rand(r, N * K, 0.05f), N, K)) : null;
+            for (GemmKernel.Epilogue e : w2 == null ? new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE}
+                    : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.SWIGLU})
+                for (GemmKernel.Config c : java.util.stream.Stream.concat(GemmKernel.wgmmaCandidates(e).stream(), GemmKernel.candidates(e).stream()).toList()) {
+                    boolean sw = e == GemmKernel.Epilogue.SWIGLU;
+                    float ms = time(b, () -> b.linearWith(c, y, x, w, sw ? w2 : null));
+                    double flops = 2.0 * S * N * K * (sw ? 2 : 1);
+                    System.out.printf("SWEEP\t%s\tM=%d N=%d K=%d\t%.4f ms\t%.1f TFLOP/s%n", c.entry(), S, N, K, ms, flops / ms / 1e9);
+                }
+            b.release(x);
+            b.release(y);
+            b.release(w);
+            if (w2 != null) b.release(w2);
+        }
+        Random r = new Random(7);
+        Tensor q = randomTensor(b, r, S, 30 * 128), k = randomTensor(b, r, S, 30 * 128), v = randomTensor(b, r, S, 30 * 128), o = b.alloc(S, 30 * 128);
+        for (AttentionKernel.Config c : AttentionKernel.candidates128()) {
+            b.forcedAttention = c;
+            float ms = time(b, () -> b.attention(o, q, k, v, AttentionSpec.full(30, 128, S)));
+            System.out.printf("SWEEP\t%s\tH=30 S=%d D=128\t%.4f ms\t%.1f TFLOP/s%n", c.entry(), S, ms, 4.0 * S * S * 128 * 30 / ms / 1e9);
+        }
+        b.forcedAttention = null;
+        for (Tensor t : new Tensor[]{q, k, v, o}) b.release(t);
+    }
+
+    /** 200 tiny launches eager vs the same recorded as one graph: per-launch GPU time. */
+    private static void launchOverhead(CudaBackend b) {
+        Tensor x = b.alloc(1024);
+        int n = 200;
+        Runnable seq = () -> {
+            for (int i = 0; i < n; i++) b.scale(x, x, 1.0001f, 0f);
+        };
+        float eager = time(b, seq);
+        float graph = time(b, () -> b.replay("overhead", seq));
+        System.out.printf("launch overhead: eager %.2f us/launch, graph replay %.2f us/launch (%d launches of a 1024-element kernel)%n",
+                eager * 1000 / n, graph * 1000 / n, n);
+        b.release(x);
+    }
+}
