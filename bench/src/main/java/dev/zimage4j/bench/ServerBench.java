@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.zimage4j.cli.Args;
 import dev.zimage4j.cli.Command;
 import dev.zimage4j.cli.UsageException;
-import dev.zimage4j.engine.DemoModel;
+import dev.zimage4j.pipeline.DemoModel;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -69,7 +69,7 @@ public final class ServerBench implements Command {
         this.out = out;
         Args a = new Args(argList, Set.of("--model", "--size", "--steps", "--requests", "--rounds"), Set.of());
         if (!a.positional().isEmpty()) throw new UsageException("unexpected argument " + a.positional().getFirst());
-        Path model = a.get("--model", null) == null ? DemoModel.directory() : Path.of(a.get("--model", null)).toAbsolutePath();
+        Path model = a.get("--model", null) == null ? DemoModel.ensure(err::println) : Path.of(a.get("--model", null)).toAbsolutePath();
         String size = a.get("--size", "256x256");
         int steps = a.getInt("--steps", 8);
         int requests = a.getInt("--requests", 100);
@@ -103,6 +103,7 @@ public final class ServerBench implements Command {
         });
         for (int i = 0; i < requests; i++) warm[i] = s.generate(String.format(body, i + 1, wh[0], wh[1], "m1"));
         sampler.interrupt();
+        String stages = stageMeans(s.get("/metrics").body());
         s.stop();
 
         // 2. cold start without prewarm: the first request pays load + first-use costs
@@ -130,6 +131,7 @@ public final class ServerBench implements Command {
         out.printf("| same, reloading per request (keep_model_in_memory false) | %.1f s (%.0f ms per request) |%n", reload / 1e3, reload / (3.0 * rounds));
         out.printf("| resident memory (VmRSS) idle after ready / peak while generating | %.0f MiB / %.0f MiB |%n", rssIdle / 1048576.0, peak.get() / 1048576.0);
         out.println();
+        out.println("server-side mean per stage over the prewarmed server's " + (requests + 1) + " requests: " + stages);
         out.printf("(n1 listening without prewarm: %d ms; n = %d; P50 of the first 10 warm requests %.0f ms)%n", n1, requests,
                 pct(Arrays.stream(warm, 0, Math.min(10, warm.length)).sorted().toArray(), 50));
         return 0;
@@ -149,6 +151,20 @@ public final class ServerBench implements Command {
         out.println("(" + String.join(" ", flags) + ": loads " + loads.toString().trim() + ")");
         s.stop();
         return ms;
+    }
+
+    /** "stage 12.3 ms, …" from the Prometheus text: sum / count of each zimage_stage_seconds series. */
+    static String stageMeans(String metrics) {
+        java.util.Map<String, double[]> m = new java.util.LinkedHashMap<>();
+        for (String line : metrics.lines().toList()) {
+            var x = java.util.regex.Pattern.compile("zimage_stage_seconds_(sum|count)\\{stage=\"([^\"]+)\"} (\\S+)").matcher(line);
+            if (!x.matches()) continue;
+            double[] sc = m.computeIfAbsent(x.group(2), k -> new double[2]);
+            sc[x.group(1).equals("sum") ? 0 : 1] = Double.parseDouble(x.group(3));
+        }
+        List<String> parts = new ArrayList<>();
+        m.forEach((k, v) -> parts.add(String.format("%s %.1f ms", k, v[1] == 0 ? 0 : 1e3 * v[0] / v[1])));
+        return String.join(", ", parts);
     }
 
     private static double pct(double[] sorted, int p) {

@@ -13,6 +13,7 @@ import dev.zimage4j.pipeline.ZImagePipeline;
 import dev.zimage4j.png.PngImage;
 import dev.zimage4j.png.PngReader;
 import dev.zimage4j.png.PngWriter;
+import dev.zimage4j.server.LocalClient;
 
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -23,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /** {@code zimage generate}: one prompt → PNG file(s), with progress and a per-stage timing summary. */
@@ -45,7 +47,7 @@ public final class GenerateCommand implements Command {
         return """
                 usage: zimage generate -p PROMPT [--model DIR|FILE …] [--seed N] [--steps N] [--width W] [--height H]
                                        [--guidance G] [--negative TEXT] [--image IN.png [--strength S]] [--count N]
-                                       [-o OUT.png] [--backend cpu|cuda|auto]
+                                       [-o OUT.png] [--backend cpu|cuda|auto] [--daemon | --no-daemon]
                   -p, --prompt   the text prompt
                   --model        a Hugging Face Z-Image download (diffusers layout: the directory with model_index.json)
                                  or the three ComfyUI files (--model DIT.safetensors --model qwen_3_4b.safetensors
@@ -60,13 +62,17 @@ public final class GenerateCommand implements Command {
                   --strength     img2img strength in (0, 1] (default 0.6): how much of the schedule is re-run
                   --count        images to generate (default 1); files OUT-1.png, OUT-2.png, …
                   -o, --output   output file (default zimage-SEED.png)
-                  --backend      compute backend (default auto: CUDA when usable, else CPU)""";
+                  --backend      compute backend (default auto: CUDA when usable, else CPU); runs in this process
+                  --daemon       generate on the local background server, starting one if none runs (warm next time)
+                  --no-daemon    always generate in this process, even when a local server runs
+                Without --backend or --no-daemon, a running local server (zimage serve, zimage daemon) that serves the
+                model generates the image: same result, warm.""";
     }
 
     @Override
     public int run(List<String> argList, PrintStream out, PrintStream err) throws Exception {
         Args args = new Args(argList, Set.of("-p", "--prompt", "--model", "--seed", "--steps", "--width", "--height", "--guidance",
-                "--negative", "--image", "--strength", "--count", "-o", "--output", "--backend"), Set.of());
+                "--negative", "--image", "--strength", "--count", "-o", "--output", "--backend"), Set.of("--daemon", "--no-daemon"));
         if (!args.positional().isEmpty()) throw new UsageException("unexpected argument '" + args.positional().getFirst()
                 + "' (quote the prompt and pass it with -p)");
         String prompt = args.get("--prompt", args.get("-p", null));
@@ -109,6 +115,19 @@ public final class GenerateCommand implements Command {
         GenerationRequest request = new GenerationRequest(prompt, negative, width, height, steps, guidance, seed, count, init, strength)
                 .validate();
 
+        // a running local server (zimage serve / zimage daemon) generates the same images warm; --daemon starts one
+        if (!args.flag("--no-daemon") && args.get("--backend", null) == null) {
+            Optional<List<byte[]>> pngs = LocalClient.tryGenerate(request, model, args.flag("--daemon"), err);
+            if (pngs.isPresent()) {
+                for (int i = 0; i < pngs.get().size(); i++) {
+                    Path file = outputFile(Path.of(output), i, pngs.get().size());
+                    if (file.getParent() != null) Files.createDirectories(file.getParent());
+                    Files.write(file, pngs.get().get(i));
+                    out.println("wrote " + file + " (seed " + (seed + i) + ", " + width + "×" + height + ", by the local server)");
+                }
+                return 0;
+            }
+        }
         try (Backend backend = Backends.create(args.get("--backend", "auto"));
              ZImagePipeline pipeline = ZImagePipeline.load(files, backend, PipelineOptions.DEFAULT)) {
             out.println("model " + pipeline.modelId() + " on " + backend.name() + "; load " + formatStages(pipeline.loadMillis()));
@@ -127,8 +146,8 @@ public final class GenerateCommand implements Command {
         return 0;
     }
 
-    /** The PNG text chunks recorded with every image. */
-    static Map<String, String> metadata(GeneratedImage img, String modelId) {
+    /** The PNG text chunks recorded with every image (also by the server, so its files match the CLI's). */
+    public static Map<String, String> metadata(GeneratedImage img, String modelId) {
         GenerationRequest r = img.request();
         Map<String, String> m = new LinkedHashMap<>();
         m.put("prompt", r.prompt());

@@ -44,6 +44,7 @@ public final class Engine implements AutoCloseable {
     private final Journal journal;
     private final Metrics metrics = new Metrics();
     private final String defaultModel;
+    private final GeneratorFactory factory;
 
     private final LinkedBlockingDeque<Job> queue = new LinkedBlockingDeque<>();
     private final Map<String, Job> jobs = new ConcurrentHashMap<>();
@@ -57,6 +58,7 @@ public final class Engine implements AutoCloseable {
     private Engine(EngineConfig config, ModelRegistry registry, GeneratorFactory factory) throws IOException {
         this.config = config;
         this.registry = registry;
+        this.factory = factory;
         List<String> ids = registry.ids();
         if (ids.isEmpty()) throw new ConfigException("no model configured: pass --model DIR, or set models / model_roots in the config");
         this.defaultModel = config.defaultModel() != null ? config.defaultModel() : ids.getFirst();
@@ -236,12 +238,15 @@ public final class Engine implements AutoCloseable {
                 GeneratedImage g = out.get(i);
                 String name = job.id() + "-" + i + ".png";
                 long tw = System.nanoTime();
-                store.write(name, g);
+                store.write(name, g, lease.generator().modelId());
                 images.add(new Job.Image(name, g.seed(), g.width(), g.height()));
                 g.stageMillis().forEach((k, v) -> stages.merge(k, v, Double::sum));
                 stages.merge("png", (System.nanoTime() - tw) / 1e6, Double::sum);
             }
-            stages.forEach((k, v) -> metrics.observeStage(k, v / 1e3));
+            // per-step entries ("step 3") are summed in "denoise"; one histogram per step number would only add noise
+            stages.forEach((k, v) -> {
+                if (!k.startsWith("step ")) metrics.observeStage(k, v / 1e3);
+            });
             journal.done(job.id(), images);
             job.done(images, stages);
             jobFinished(job, "done");
@@ -349,8 +354,21 @@ public final class Engine implements AutoCloseable {
         } catch (IOException e) {
             Log.info("closing journal: " + e.getMessage());
         }
-        if (config.unloadOnExit()) cache.close();
+        if (config.unloadOnExit()) {
+            cache.close();
+            closeFactory();
+        }
         Log.info("engine stopped");
+    }
+
+    private void closeFactory() {
+        if (factory instanceof AutoCloseable c) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                Log.info("closing the backend: " + e);
+            }
+        }
     }
 
     private void joinWorkers(Duration limit) {

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.zimage4j.pipeline.DemoModel;
 import dev.zimage4j.pipeline.GenerationRequest;
 import dev.zimage4j.pipeline.InvalidRequestException;
 
@@ -47,6 +48,7 @@ import java.util.stream.Collectors;
  * @param syncTimeoutSeconds how long a synchronous request waits for its job
  * @param defaultSize        WIDTHxHEIGHT of requests that give none
  * @param defaultSteps       steps of requests that give none
+ * @param backend            compute backend: "auto" (CUDA when usable, else CPU), "cpu" or "cuda"
  */
 public record EngineConfig(
         @JsonProperty("host") String host,
@@ -66,7 +68,8 @@ public record EngineConfig(
         @JsonProperty("drain_seconds") Integer drainSeconds,
         @JsonProperty("sync_timeout_seconds") Integer syncTimeoutSeconds,
         @JsonProperty("default_size") String defaultSize,
-        @JsonProperty("default_steps") Integer defaultSteps) {
+        @JsonProperty("default_steps") Integer defaultSteps,
+        @JsonProperty("backend") String backend) {
 
     public static final int DEFAULT_PORT = 8777;
 
@@ -99,6 +102,7 @@ public record EngineConfig(
         syncTimeoutSeconds = syncTimeoutSeconds == null ? 600 : syncTimeoutSeconds;
         defaultSize = defaultSize == null ? "1024x1024" : defaultSize;
         defaultSteps = defaultSteps == null ? 8 : defaultSteps;
+        backend = backend == null ? "auto" : backend;
     }
 
     /** Every default: no file, no flags. */
@@ -106,11 +110,12 @@ public record EngineConfig(
         return fromJson(JsonMapper.builder().build().createObjectNode(), "defaults");
     }
 
-    /** The state directory: {@code -Dzimage.home}, else {@code $ZIMAGE_HOME}, else {@code ~/.cache/zimage4j}. */
+    /**
+     * The state directory, shared with the demo model's cache: {@code -Dzimage.cache.dir}, else
+     * {@code $XDG_CACHE_HOME/zimage4j}, else {@code ~/.cache/zimage4j} ({@link DemoModel#cacheRoot()}).
+     */
     public static Path home() {
-        String p = System.getProperty("zimage.home");
-        if (p == null) p = System.getenv("ZIMAGE_HOME");
-        return p != null ? Path.of(p) : Path.of(System.getProperty("user.home"), ".cache", "zimage4j");
+        return DemoModel.cacheRoot();
     }
 
     private static final ObjectMapper STRICT = JsonMapper.builder()
@@ -177,6 +182,8 @@ public record EngineConfig(
         if (defaultSteps < 1 || defaultSteps > GenerationRequest.MAX_STEPS)
             throw new ConfigException("default_steps must be 1.." + GenerationRequest.MAX_STEPS + ", got " + defaultSteps);
         parseSize("default_size", defaultSize);
+        if (!List.of("auto", "cpu", "cuda").contains(backend))
+            throw new ConfigException("backend must be auto, cpu or cuda, got '" + backend + "'");
         if (prewarmOnStartup.resolutions() != null)
             for (String r : prewarmOnStartup.resolutions()) parseSize("prewarm_on_startup.resolutions", r);
         if (authToken == null && !isLoopback(host))

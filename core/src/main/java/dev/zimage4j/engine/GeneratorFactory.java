@@ -32,11 +32,11 @@ public interface GeneratorFactory {
     /**
      * The factory this process uses: the class named by system property {@code zimage.generator.factory}
      * (a public no-argument class; tests use it to run servers on a deterministic test generator), else
-     * the Z-Image pipeline.
+     * the Z-Image pipeline on backend {@code backend} ("cpu", "cuda", "auto").
      */
-    static GeneratorFactory fromSystem() {
+    static GeneratorFactory fromSystem(String backend) {
         String cls = System.getProperty("zimage.generator.factory");
-        if (cls == null) return PipelineGeneratorFactory.INSTANCE;
+        if (cls == null) return new PipelineGeneratorFactory(backend);
         try {
             return (GeneratorFactory) Class.forName(cls).getConstructor().newInstance();
         } catch (ReflectiveOperationException | ClassCastException e) {

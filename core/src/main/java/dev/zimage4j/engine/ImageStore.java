@@ -1,5 +1,6 @@
 package dev.zimage4j.engine;
 
+import dev.zimage4j.cli.GenerateCommand;
 import dev.zimage4j.pipeline.GeneratedImage;
 import dev.zimage4j.png.PngWriter;
 
@@ -12,8 +13,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 import java.util.regex.Pattern;
-import java.util.LinkedHashMap;
-import java.util.Map;
 
 /**
  * The output directory: finished images as PNG files, each written to a temporary file, forced to disk
@@ -31,10 +30,10 @@ public final class ImageStore {
         return dir;
     }
 
-    /** Encodes {@code image} as PNG and stores it atomically as {@code name}; returns the PNG bytes. */
-    public byte[] write(String name, GeneratedImage image) throws IOException {
+    /** Encodes {@code image} of model {@code modelId} as PNG and stores it atomically as {@code name}; returns the PNG bytes. */
+    public byte[] write(String name, GeneratedImage image, String modelId) throws IOException {
         if (!NAME.matcher(name).matches()) throw new IllegalArgumentException("bad image name " + name);
-        byte[] png = encodePng(image);
+        byte[] png = encodePng(image, modelId);
         Path tmp = dir.resolve("." + name + ".tmp");
         try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             ByteBuffer b = ByteBuffer.wrap(png);
@@ -53,20 +52,12 @@ public final class ImageStore {
     }
 
     /**
-     * PNG encoding of an image, with its prompt and seed as text metadata: the one place images become
-     * bytes (the project's {@link PngWriter}, which needs no java.desktop and so also runs inside the
-     * shutdown hook, where the server finishes its last job on SIGTERM).
+     * PNG encoding of an image, with the same text metadata as {@code zimage generate} writes (so a file from
+     * the server and one from the CLI are byte for byte the same): the one place images become bytes. The
+     * project's {@link PngWriter} needs no java.desktop, so this also runs inside the shutdown hook, where
+     * the server finishes its last job on SIGTERM.
      */
-    public static byte[] encodePng(GeneratedImage image) {
-        Map<String, String> text = new LinkedHashMap<>();
-        text.put("Software", "zimage4j");
-        if (image.request() != null) {
-            text.put("prompt", image.request().prompt());
-            if (!image.request().negativePrompt().isEmpty()) text.put("negative_prompt", image.request().negativePrompt());
-            text.put("steps", Integer.toString(image.request().steps()));
-            text.put("guidance", Double.toString(image.request().guidance()));
-        }
-        text.put("seed", Long.toString(image.seed()));
-        return new PngWriter().encode(image.width(), image.height(), image.rgb(), text);
+    public static byte[] encodePng(GeneratedImage image, String modelId) {
+        return new PngWriter().encode(image.width(), image.height(), image.rgb(), GenerateCommand.metadata(image, modelId));
     }
 }

@@ -317,6 +317,7 @@ public final class ApiServer implements AutoCloseable {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("id", id);
                 m.put("object", "model");
+                m.put("path", engine.registry().resolve(id).toString());
                 m.put("default", id.equals(engine.defaultModel()));
                 m.put("loaded", c != null && !c.loading());
                 m.put("in_use", c == null ? 0 : c.users());

@@ -16,7 +16,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Where a running local server says where it is: {@code ZIMAGE_HOME/daemon.json} with its pid, base URL
+ * Where a running local server says where it is: {@code CACHE/daemon.json} with its pid, base URL
  * and bearer token (owner-only permissions). Written by {@code zimage serve} (the supervisor when
  * supervised) and removed when it exits; read by {@link LocalClient} and {@code zimage daemon}.
  *

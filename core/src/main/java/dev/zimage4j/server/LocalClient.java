@@ -5,10 +5,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.zimage4j.engine.EngineConfig;
+import dev.zimage4j.pipeline.DemoModel;
 import dev.zimage4j.pipeline.GenerationRequest;
 
 import java.io.File;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -44,7 +46,7 @@ public final class LocalClient {
 
     /**
      * The running local server, or a new one started in the background with {@code serveArgs} (output to
-     * {@code ZIMAGE_HOME/daemon.log}); returns once it is ready.
+     * {@code CACHE/daemon.log}); returns once it is ready.
      *
      * @throws IOException when it does not become ready within {@code timeout} (the message quotes its log)
      */
@@ -140,6 +142,36 @@ public final class LocalClient {
         List<byte[]> out = new ArrayList<>();
         for (JsonNode i : n.get("images")) out.add(Base64.getDecoder().decode(i.get("b64_png").asText()));
         return out;
+    }
+
+    /**
+     * What {@code zimage generate} calls: generates on the local server when one runs (or, with
+     * {@code startIfNone}, after starting one) and serves {@code model}; empty when it must run in-process
+     * (no server, a model given as several files, or a model the server does not serve — said on {@code log}).
+     *
+     * @param model the --model arguments: empty for the built-in demo model, else one model directory
+     * @return the PNG bytes of each image
+     */
+    public static Optional<List<byte[]>> tryGenerate(GenerationRequest r, List<Path> model, boolean startIfNone, PrintStream log)
+            throws IOException, InterruptedException {
+        if (model.size() > 1 || r.initImage() != null) return Optional.empty();
+        Path dir = model.isEmpty() ? DemoModel.ensure(log::println) : model.getFirst().toAbsolutePath().normalize();
+        if (!Files.isDirectory(dir)) return Optional.empty();
+        Optional<LocalClient> c = find();
+        if (c.isEmpty() && startIfNone) {
+            log.println("starting a background server (zimage daemon start --model " + dir + "); log in " + EngineConfig.home().resolve("daemon.log"));
+            c = Optional.of(startDaemon(List.of("--model", dir.toString()), Duration.ofMinutes(10)));
+        }
+        if (c.isEmpty()) return Optional.empty();
+        String id = null;
+        for (JsonNode m : c.get().models().path("data"))
+            if (Path.of(m.path("path").asText("")).equals(dir)) id = m.get("id").asText();
+        if (id == null) {
+            log.println("the local server at " + c.get().url() + " does not serve " + dir + "; generating in this process");
+            return Optional.empty();
+        }
+        log.println("generating on the local server at " + c.get().url() + " (model " + id + ")");
+        return Optional.of(c.get().generate(r, id));
     }
 
     /** The server's {@code GET /v1/models} answer. */

@@ -5,12 +5,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.zimage4j.cli.Args;
 import dev.zimage4j.cli.Command;
 import dev.zimage4j.cli.UsageException;
-import dev.zimage4j.engine.DemoModel;
 import dev.zimage4j.engine.Engine;
 import dev.zimage4j.engine.EngineConfig;
 import dev.zimage4j.engine.GeneratorFactory;
 import dev.zimage4j.engine.Log;
 import dev.zimage4j.engine.ModelRegistry;
+import dev.zimage4j.pipeline.DemoModel;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -29,7 +29,7 @@ import java.util.concurrent.CountDownLatch;
 public final class ServeCommand implements Command {
     private static final Set<String> VALUE_OPTIONS = Set.of("--config", "--port", "--host", "--model", "--model-root",
             "--default-model", "--output-dir", "--token", "--max-cached-models", "--queue-capacity", "--prewarm",
-            "--max-body-bytes", "--drain-seconds", "--default-size", "--default-steps");
+            "--max-body-bytes", "--drain-seconds", "--default-size", "--default-steps", "--backend");
     private static final Set<String> FLAGS = Set.of("--supervise", "--no-prewarm", "--no-keep-model-in-memory", "--supervised-child");
 
     /** Default image size with the built-in demo model (as {@code zimage generate} uses). */
@@ -56,7 +56,7 @@ public final class ServeCommand implements Command {
                                     [--default-model ID] [--output-dir DIR] [--token T] [--max-cached-models N]
                                     [--no-keep-model-in-memory] [--queue-capacity N] [--prewarm WxH]… [--no-prewarm]
                                     [--default-size WxH] [--default-steps N] [--max-body-bytes N] [--drain-seconds N]
-                                    [--supervise]
+                                    [--backend auto|cpu|cuda] [--supervise]
                   --config FILE   JSON configuration (keys and defaults: docs/server.md); flags override it
                   --model DIR     serve this model directory (id = directory name; repeatable; replaces the config's models)
                   --prewarm WxH   a resolution to warm before ready (repeatable; default: the default size)
@@ -77,6 +77,7 @@ public final class ServeCommand implements Command {
         putInt(a, o, "--drain-seconds", "drain_seconds");
         putInt(a, o, "--default-steps", "default_steps");
         putString(a, o, "--default-size", "default_size");
+        putString(a, o, "--backend", "backend");
         if (a.get("--max-body-bytes", null) != null) o.put("max_body_bytes", a.getLong("--max-body-bytes", 0));
         String token = a.get("--token", System.getenv("ZIMAGE_TOKEN"));
         if (token != null) o.put("auth_token", token);
@@ -121,7 +122,7 @@ public final class ServeCommand implements Command {
             // the README's main job: serve the built-in demo model when nothing is configured
             List<String> withDemo = new ArrayList<>(args);
             withDemo.add("--model");
-            withDemo.add(DemoModel.directory().toString());
+            withDemo.add(DemoModel.ensure(Log::info).toString());
             if (a.get("--default-size", null) == null && !fileSets(a.get("--config", null), "default_size")) {
                 // the demo weights are random: keep its images small and quick unless asked otherwise
                 withDemo.add("--default-size");
@@ -170,7 +171,7 @@ public final class ServeCommand implements Command {
 
     /** Runs engine + HTTP server until SIGTERM (a shutdown hook drains). */
     static int serve(EngineConfig config, boolean registerDaemon, PrintStream out) throws Exception {
-        Engine engine = Engine.open(config, ModelRegistry.of(config), GeneratorFactory.fromSystem());
+        Engine engine = Engine.open(config, ModelRegistry.of(config), GeneratorFactory.fromSystem(config.backend()));
         ApiServer api = ApiServer.start(engine);
         DaemonFile daemon = new DaemonFile(ProcessHandle.current().pid(), api.uri(), config.authToken());
         boolean registered = registerDaemon && daemon.register();

@@ -42,7 +42,7 @@ class ProcessTest {
     @BeforeEach
     void properties() throws IOException {
         for (String m : new String[]{"tiny-a", "tiny-b"}) Files.createDirectories(dir.resolve("models").resolve(m));
-        System.setProperty("zimage.home", dir.resolve("home").toString());
+        System.setProperty("zimage.cache.dir", dir.resolve("home").toString());
         System.setProperty("zimage.generator.factory", TestGeneratorFactory.class.getName());
         System.setProperty("zimage.test.stepMillis", "100");
         System.setProperty("zimage.supervisor.checkMillis", "250");
@@ -55,7 +55,7 @@ class ProcessTest {
             p.destroyForcibly();
             p.waitFor(10, TimeUnit.SECONDS);
         }
-        System.clearProperty("zimage.home");
+        System.clearProperty("zimage.cache.dir");
         System.clearProperty("zimage.generator.factory");
         System.clearProperty("zimage.test.stepMillis");
         System.clearProperty("zimage.supervisor.checkMillis");
@@ -167,7 +167,9 @@ class ProcessTest {
     void daemonStartsInTheBackgroundServesTheCliAndStops() throws Exception {
         System.setProperty("zimage.test.stepMillis", "0");
         assertTrue(LocalClient.find().isEmpty());
-        List<String> args = serveArgs(0).subList(1, serveArgs(0).size());
+        Path tinyA = Path.of(System.getProperty("zimage.root")).resolve("testdata/tiny-a").toAbsolutePath().normalize();
+        List<String> args = new ArrayList<>(serveArgs(0).subList(1, serveArgs(0).size()));
+        args.addAll(List.of("--model", tinyA.toString(), "--no-prewarm"));
         LocalClient c = LocalClient.startDaemon(args, Duration.ofSeconds(60));
         ProcessHandle.of(c.pid()).ifPresent(h -> started.add(null));   // cleaned up by stop below
         started.remove(null);
@@ -179,6 +181,16 @@ class ProcessTest {
         int p = img.getRGB(5, 7), i = 3 * (7 * 64 + 5);
         assertEquals(expected[i] & 0xff, (p >> 16) & 0xff);
         assertEquals(c.pid(), LocalClient.find().orElseThrow().pid(), "a second lookup finds the same daemon");
+
+        // zimage generate finds the running server serving that model directory and lets it generate
+        Path png = dir.resolve("cli.png");
+        ByteArrayOutputStream genOut = new ByteArrayOutputStream();
+        assertEquals(0, Main.run(new String[]{"generate", "-p", "via cli", "--model", tinyA.toString(), "--seed", "3", "--width", "64",
+                "--height", "48", "--steps", "2", "-o", png.toString()}, new PrintStream(genOut), System.err));
+        assertTrue(genOut.toString().contains("by the local server"), genOut.toString());
+        var fromCli = ImageIO.read(png.toFile());
+        byte[] want = TestGeneratorFactory.expectedRgb("tiny-a", "via cli", 3, 64, 48);   // the daemon's (test) generator made it
+        assertEquals(want[3 * (10 * 64 + 20)] & 0xff, (fromCli.getRGB(20, 10) >> 16) & 0xff);
 
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         assertEquals(0, Main.run(new String[]{"daemon", "status"}, new PrintStream(out), System.err));

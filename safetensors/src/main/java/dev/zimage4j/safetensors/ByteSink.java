@@ -5,6 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.WritableByteChannel;
+import java.util.Objects;
 
 /**
  * A buffered little-endian byte stream into a file being written by {@link SafetensorsWriter}. Counts what
@@ -30,31 +31,37 @@ public final class ByteSink {
         written += n;
     }
 
+    /** One byte. */
     public void putByte(byte v) throws IOException {
         room(1);
         buf.put(v);
     }
 
+    /** A little-endian 16-bit value (e.g. raw BF16 / F16 bits). */
     public void putShort(short v) throws IOException {
         room(2);
         buf.putShort(v);
     }
 
+    /** A little-endian 32-bit integer. */
     public void putInt(int v) throws IOException {
         room(4);
         buf.putInt(v);
     }
 
+    /** A little-endian 64-bit integer. */
     public void putLong(long v) throws IOException {
         room(8);
         buf.putLong(v);
     }
 
+    /** A little-endian F32. */
     public void putFloat(float v) throws IOException {
         room(4);
         buf.putFloat(v);
     }
 
+    /** A little-endian F64. */
     public void putDouble(double v) throws IOException {
         room(8);
         buf.putDouble(v);
@@ -73,11 +80,29 @@ public final class ByteSink {
         }
     }
 
-    /** {@code v[off, off+len)} stored as {@code dtype}. */
+    /** {@code v[off, off+len)} stored as {@code dtype} (rounded as {@link #putFloat(DType, float)} does), a buffer-full at a time. */
     public void putFloats(DType dtype, float[] v, int off, int len) throws IOException {
-        for (int i = 0; i < len; i++) putFloat(dtype, v[off + i]);
+        if (!dtype.isFloat()) throw new IllegalArgumentException(dtype + " is not a floating-point dtype");
+        Objects.checkFromIndexSize(off, len, v.length);
+        int size = dtype.bytes();
+        for (int i = 0; i < len; ) {
+            if (buf.remaining() < size) flush();
+            int n = Math.min(len - i, buf.remaining() / size), end = off + i + n;
+            switch (dtype) {
+                case F32 -> buf.asFloatBuffer().put(v, off + i, n);
+                case F64 -> { for (int k = off + i; k < end; k++) buf.putDouble(v[k]); }
+                case BF16 -> { for (int k = off + i; k < end; k++) buf.putShort(FloatConversion.floatToBf16(v[k])); }
+                case F16 -> { for (int k = off + i; k < end; k++) buf.putShort(FloatConversion.floatToF16(v[k])); }
+                case F8_E4M3 -> { for (int k = off + i; k < end; k++) buf.put(FloatConversion.floatToE4m3(v[k])); }
+                default -> { for (int k = off + i; k < end; k++) buf.put(FloatConversion.floatToE5m2(v[k])); }
+            }
+            if (dtype == DType.F32) buf.position(buf.position() + 4 * n); // the float view does not move buf
+            written += (long) n * size;
+            i += n;
+        }
     }
 
+    /** Bytes {@code b[off, off+len)} as they are. */
     public void put(byte[] b, int off, int len) throws IOException {
         put(MemorySegment.ofArray(b).asSlice(off, len));
     }

@@ -16,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -69,8 +68,7 @@ record Header(List<Entry> tensors, Map<String, String> metadata) {
 
         Map<String, String> metadata = Map.of();
         List<Entry> entries = new ArrayList<>(root.size());
-        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> f = it.next();
+        for (Map.Entry<String, JsonNode> f : root.properties()) {
             if (f.getKey().equals("__metadata__")) metadata = metadata(file, f.getValue());
             else entries.add(entry(file, f.getKey(), f.getValue()));
         }
@@ -113,8 +111,7 @@ record Header(List<Entry> tensors, Map<String, String> metadata) {
     private static Map<String, String> metadata(String file, JsonNode node) {
         if (!node.isObject()) throw new HeaderFieldException(file + ": __metadata__ must be an object of strings");
         Map<String, String> m = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> f = it.next();
+        for (Map.Entry<String, JsonNode> f : node.properties()) {
             if (!f.getValue().isTextual())
                 throw new HeaderFieldException(file + ": __metadata__ value of '" + f.getKey() + "' is not a string");
             m.put(f.getKey(), f.getValue().textValue());

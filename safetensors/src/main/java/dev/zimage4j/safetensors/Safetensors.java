@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,7 +23,9 @@ import java.util.stream.Stream;
  * Opens safetensors checkpoints: a single {@code .safetensors} file, a sharded checkpoint through its
  * {@code *.safetensors.index.json}, or a directory holding exactly one of those. Each file is mapped
  * read-only as one {@link MemorySegment} (long offsets: files over 2 GiB work); every tensor is a zero-copy
- * slice of it. Headers are fully validated before any tensor is handed out.
+ * slice of it. Headers are fully validated before any tensor is handed out, and every access goes through a
+ * bounds-checked segment. A checkpoint may be used from several threads; {@link Checkpoint#close()} unmaps it.
+ * Files must not be truncated by another process while mapped (the OS would fault on the missing pages).
  */
 public final class Safetensors {
     /** Suffix of a sharded checkpoint's index file. */
@@ -101,7 +102,17 @@ public final class Safetensors {
         } catch (IOException e) {
             throw new SafetensorsException(name + ": cannot map: " + e.getMessage(), e);
         }
+        return slice(name, seg, into);
+    }
+
+    /**
+     * Validates the header at the start of {@code seg} (a whole file's bytes) and adds a zero-copy view of each
+     * of its tensors to {@code into}.
+     */
+    static Header slice(String name, MemorySegment seg, Map<String, TensorView> into) {
         long size = seg.byteSize();
+        if (size < 8)
+            throw new HeaderLengthException(name + ": " + size + " bytes, too short for the 8-byte header length");
         long n = seg.get(U64, 0);
         if (n < 0 || n > Header.MAX_HEADER_BYTES)
             throw new HeaderLengthException(name + ": header length " + Long.toUnsignedString(n)
@@ -115,7 +126,7 @@ public final class Safetensors {
         for (Header.Entry e : h.tensors()) {
             TensorView v = new TensorView(e.name(), e.dtype(), e.shape(), seg.asSlice(dataStart + e.begin(), e.byteLength()));
             if (into.putIfAbsent(e.name(), v) != null)
-                throw new DuplicateTensorException(name + ": tensor '" + e.name() + "' is also in another shard");
+                throw new DuplicateTensorException(name + ": tensor '" + e.name() + "' appears twice");
         }
         return h;
     }
@@ -134,8 +145,7 @@ public final class Safetensors {
         JsonNode wm = root.get("weight_map");
         if (wm == null || !wm.isObject()) throw new InvalidIndexException(name + ": no 'weight_map' object");
         Map<String, String> weightMap = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = wm.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> f = it.next();
+        for (Map.Entry<String, JsonNode> f : wm.properties()) {
             if (!f.getValue().isTextual())
                 throw new InvalidIndexException(name + ": weight_map entry of '" + f.getKey() + "' is not a file name");
             weightMap.put(f.getKey(), f.getValue().textValue());
@@ -173,8 +183,7 @@ public final class Safetensors {
                             + shards.get(e.getValue()) + ", which does not contain it");
             JsonNode meta = root.get("metadata");
             if (meta != null && meta.isObject())
-                for (Iterator<Map.Entry<String, JsonNode>> it = meta.fields(); it.hasNext(); ) {
-                    Map.Entry<String, JsonNode> f = it.next();
+                for (Map.Entry<String, JsonNode> f : meta.properties()) {
                     metadata.put(f.getKey(), f.getValue().isTextual() ? f.getValue().textValue() : f.getValue().toString());
                 }
             return new MappedCheckpoint(name, arena, tensors, metadata);

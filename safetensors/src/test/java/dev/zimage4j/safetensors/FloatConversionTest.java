@@ -162,9 +162,11 @@ class FloatConversionTest {
                     MemorySegment off = a.allocate(4L * (n + 3));
                     FloatConversion.toFloat(t, data, from, off, 3, n);
                     for (int i = 0; i < n; i++) {
-                        float want = FloatConversion.get(t, data, from + i);
-                        assertBits(want, dst[5 + i], t + " array, pattern " + Integer.toHexString(from + i));
-                        assertBits(want, off.get(F32, 4L * (3 + i)), t + " segment, pattern " + Integer.toHexString(from + i));
+                        int want = Float.floatToRawIntBits(FloatConversion.get(t, data, from + i));
+                        if (want != Float.floatToRawIntBits(dst[5 + i]))
+                            assertBits(Float.intBitsToFloat(want), dst[5 + i], t + " array, pattern " + Integer.toHexString(from + i));
+                        if (want != Float.floatToRawIntBits(off.get(F32, 4L * (3 + i))))
+                            assertBits(Float.intBitsToFloat(want), off.get(F32, 4L * (3 + i)), t + " segment, pattern " + Integer.toHexString(from + i));
                     }
                 }
             }

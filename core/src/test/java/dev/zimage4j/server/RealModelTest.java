@@ -1,0 +1,87 @@
+package dev.zimage4j.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.zimage4j.engine.Engine;
+import dev.zimage4j.engine.EngineConfig;
+import dev.zimage4j.engine.GeneratorFactory;
+import dev.zimage4j.cli.GenerateCommand;
+import dev.zimage4j.engine.LoadTrace;
+import dev.zimage4j.engine.ModelRegistry;
+import dev.zimage4j.kernels.Backend;
+import dev.zimage4j.kernels.Backends;
+import dev.zimage4j.pipeline.CancellationToken;
+import dev.zimage4j.pipeline.GeneratedImage;
+import dev.zimage4j.pipeline.GenerationRequest;
+import dev.zimage4j.pipeline.ProgressListener;
+import dev.zimage4j.pipeline.ZImagePipeline;
+import dev.zimage4j.png.PngImage;
+import dev.zimage4j.png.PngReader;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The server on the real pipeline with the tiny fixture model (testdata/tiny-a): same bytes as generating in-process. */
+class RealModelTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void servesTheTinyModelWithTheSameImagesAsTheInProcessPipeline() throws Exception {
+        Path model = Path.of(System.getProperty("zimage.root")).resolve("testdata/tiny-a");
+        ObjectNode o = TestServer.JSON.createObjectNode();
+        o.put("port", 0);
+        o.putObject("models").put("tiny-a", model.toString());
+        o.put("output_dir", dir.resolve("out").toString());
+        o.put("default_size", "64x64");
+        o.put("default_steps", 2);
+        o.put("backend", "cpu");
+        EngineConfig config = EngineConfig.load(null, o);
+        Engine engine = Engine.open(config, ModelRegistry.of(config), GeneratorFactory.fromSystem(config.backend()));
+        ApiServer api = ApiServer.start(engine);
+        try {
+            engine.prewarmAndStart();
+            HttpClient http = HttpClient.newHttpClient();
+            String body = "{\"prompt\":\"a red fox in the snow\",\"seed\":42,\"count\":2,\"output\":\"base64\"}";
+            var r = http.send(HttpRequest.newBuilder(api.uri().resolve("/v1/generate")).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode(), r.body());
+            JsonNode images = TestServer.JSON.readTree(r.body()).get("images");
+
+            GenerationRequest req = new GenerationRequest("a red fox in the snow", "", 64, 64, 2, 0.0, 42, 2, null, 0.6);
+            try (Backend b = Backends.cpu(); ZImagePipeline p = ZImagePipeline.load(model, b)) {
+                List<GeneratedImage> expected = p.generate(req, ProgressListener.NONE, new CancellationToken());
+                for (int i = 0; i < 2; i++) {
+                    PngImage served = PngReader.decode(Base64.getDecoder().decode(images.get(i).get("b64_png").asText()));
+                    assertEquals(GenerateCommand.metadata(expected.get(i), p.modelId()), served.text(), "the CLI's metadata");
+                    // the CPU backend itself differs by at most 1 of 255 between two identical calls (rounding
+                    // of its parallel reductions), so the server's image is compared to that bound
+                    byte[] want = expected.get(i).rgb(), got = served.rgb();
+                    assertEquals(want.length, got.length);
+                    int maxDiff = 0;
+                    for (int k = 0; k < want.length; k++) maxDiff = Math.max(maxDiff, Math.abs((want[k] & 255) - (got[k] & 255)));
+                    assertTrue(maxDiff <= 1, "image " + i + " differs from the in-process pipeline's by " + maxDiff + "/255");
+                }
+            }
+            // loaded once, at prewarm, component by component
+            List<LoadTrace.Load> loads = engine.loadTrace().loads();
+            assertEquals(1, loads.size());
+            assertEquals("startup prewarm", loads.getFirst().trigger());
+            assertEquals(List.of("tokenizer", "text encoder", "transformer", "vae"),
+                    loads.getFirst().components().stream().map(LoadTrace.Component::name).toList());
+            assertEquals(1, engine.metrics().stageCount("denoise"));
+        } finally {
+            engine.shutdown();
+            api.stop(0);
+        }
+    }
+}
