@@ -60,12 +60,13 @@ public final class PipelineStage implements ReferenceStage {
         ZImagePipeline.Caption pos = pipe.encodePrompt(c.get("prompt").asText());
         ZImagePipeline.Caption neg = guidance.enabled() ? pipe.encodePrompt(c.path("neg").asText("")) : null;
         FlowMatchSchedule schedule = FlowMatchSchedule.create(scheduler, steps, (lh / 2) * (lw / 2));
+        String detail = w + "×" + h + ", " + steps + " steps" + (guidance.enabled() ? ", guidance " + g : "");
         float[] last = pipe.denoise(latents, lh, lw, pos, neg, schedule, guidance, (step, x) -> {
             String name = prefix + ".step" + step + ".latents";
             if (everyStep && f.expected().find(name).isPresent())
-                out.add(new CaseResult(name(), name, Errors.relMax(x, f.tensor(name)), TOLERANCE, ""));
+                out.add(new CaseResult(name(), name, Errors.relMax(x, f.tensor(name)), TOLERANCE, detail));
         }, null);
         float[] image = pipe.decode(last, lh, lw);
-        out.add(new CaseResult(name(), prefix + ".image", Errors.relMax(image, f.tensor(prefix + ".image")), TOLERANCE, ""));
+        out.add(new CaseResult(name(), prefix + ".image", Errors.relMax(image, f.tensor(prefix + ".image")), TOLERANCE, detail));
     }
 }

@@ -52,13 +52,18 @@ public final class ZImageTransformer implements AutoCloseable {
     }
 
     /**
-     * Validates and prepares the weights of an open checkpoint (either layout). The checkpoint is closed
-     * with this model.
+     * Validates and prepares the weights of an open checkpoint (either layout). Takes ownership of the
+     * checkpoint: it is closed with this model, or at once if loading fails.
      *
      * @throws DitCheckpointException listing every missing, unknown or mis-shaped tensor
      */
     public static ZImageTransformer load(Checkpoint ckpt, DitConfig config, Backend backend) {
-        return new ZImageTransformer(backend, config, DitWeights.load(ckpt, config, backend), ckpt);
+        try {
+            return new ZImageTransformer(backend, config, DitWeights.load(ckpt, config, backend), ckpt);
+        } catch (RuntimeException e) {
+            ckpt.close();
+            throw e;
+        }
     }
 
     /**
@@ -75,21 +80,24 @@ public final class ZImageTransformer implements AutoCloseable {
         if (Files.isDirectory(path.resolve("transformer"))) path = path.resolve("transformer");
         Path configDir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
         Checkpoint ckpt = Safetensors.open(path);
+        DitConfig config;
         try {
-            DitConfig config = Files.isRegularFile(configDir.resolve("config.json"))
+            config = Files.isRegularFile(configDir.resolve("config.json"))
                     ? DitConfig.load(configDir.resolve("config.json"))
                     : DitConfig.infer(DitKeyMapping.map(ckpt).tensors(), ckpt.source());
-            return load(ckpt, config, backend);
         } catch (IOException | RuntimeException e) {
             ckpt.close();
             throw e;
         }
+        return load(ckpt, config, backend);
     }
 
+    /** The configuration the weights were validated against. */
     public DitConfig config() {
         return config;
     }
 
+    /** The prepared weights (views of the checkpoint mapping on the CPU). */
     public DitWeights weights() {
         return weights;
     }
@@ -123,6 +131,7 @@ public final class ZImageTransformer implements AutoCloseable {
         check("latent", latent.length, ws.latent.numel());
         check("caption", caption.length, ws.caption.numel());
         for (float x : latent) if (!Float.isFinite(x)) throw new IllegalArgumentException("latent holds a non-finite value");
+        for (float x : caption) if (!Float.isFinite(x)) throw new IllegalArgumentException("caption features hold a non-finite value");
         if (!Float.isFinite(t)) throw new IllegalArgumentException("model time " + t + " is not finite");
         backend.upload(ws.latent, latent);
         backend.upload(ws.t, new float[]{t});

@@ -59,6 +59,9 @@ public final class ZImagePipeline implements ImageGenerator {
     private final SchedulerConfig scheduler;
     private final PipelineOptions options;
     private final Map<String, Double> loadMillis;
+    /** DiT workspaces by shape, most recent last; two kept (prompt and negative prompt of the last shape). */
+    private final LinkedHashMap<List<Integer>, DitWorkspace> ditWorkspaces = new LinkedHashMap<>();
+    private static final int DIT_WORKSPACES_KEPT = 2;
 
     private ZImagePipeline(String modelId, Backend backend, PromptEncoder prompts, Qwen3TextEncoder textEncoder,
                            ZImageTransformer dit, Vae vae, SchedulerConfig scheduler, PipelineOptions options,
@@ -91,17 +94,17 @@ public final class ZImagePipeline implements ImageGenerator {
             long t0 = System.nanoTime();
             QwenTokenizer tokenizer = files.tokenizerRoot() != null ? QwenTokenizer.forModel(files.tokenizerRoot()) : QwenTokenizer.bundled();
             SchedulerConfig sched = files.schedulerConfig() != null ? readScheduler(files.schedulerConfig()) : SchedulerConfig.turbo();
-            t0 = lap(ms, "load tokenizer", t0);
+            t0 = lap(ms, "tokenizer", t0);
             Qwen3TextEncoder text = loadTextEncoder(files, backend);
             opened.add(text);
-            t0 = lap(ms, "load text encoder", t0);
+            t0 = lap(ms, "text encoder", t0);
             ZImageTransformer dit = loadDit(files, backend);
             opened.add(dit);
-            t0 = lap(ms, "load transformer", t0);
+            t0 = lap(ms, "transformer", t0);
             Vae vae = Vae.load(Safetensors.open(files.vae()),
                     files.vaeConfig() != null ? VaeConfig.fromJson(files.vaeConfig()) : VaeConfig.Z_IMAGE, backend);
             opened.add(vae);
-            lap(ms, "load vae", t0);
+            lap(ms, "vae", t0);
 
             DitConfig dc = dit.config();
             if (dc.capFeatDim() != text.config().hiddenSize())
@@ -296,24 +299,42 @@ public final class ZImagePipeline implements ImageGenerator {
         if (guidance.enabled() && negative == null) throw new IllegalArgumentException("guidance is on but no negative caption was given");
         float[] input = options.bf16ModelInput() ? new float[latents.length] : latents;
         float[] v = new float[latents.length], vNeg = negative == null ? null : new float[latents.length];
-        try (DitWorkspace posWs = dit.allocate(latentH, latentW, positive.tokens());
-             DitWorkspace negWs = negative == null ? null : dit.allocate(latentH, latentW, negative.tokens())) {
-            for (int i = 0; i < schedule.steps(); i++) {
-                if (cancel != null) cancel.check();
-                float t = schedule.modelTime(i);
-                float g = guidance.scaleAt(t);
-                if (options.bf16ModelInput())
-                    for (int k = 0; k < latents.length; k++) input[k] = FloatConversion.bf16ToFloat(FloatConversion.floatToBf16(latents[k]));
-                dit.forward(posWs, input, t, positive.features(), v);
-                if (g > 0) {
-                    dit.forward(negWs, input, t, negative.features(), vNeg);
-                    guidance.combine(v, vNeg, g, v);
-                }
-                schedule.step(i, latents, v);
-                if (listener != null) listener.afterStep(i, latents);
+        DitWorkspace posWs = ditWorkspace(latentH, latentW, positive.tokens());
+        DitWorkspace negWs = negative == null ? null : ditWorkspace(latentH, latentW, negative.tokens());
+        for (int i = 0; i < schedule.steps(); i++) {
+            if (cancel != null) cancel.check();
+            float t = schedule.modelTime(i);
+            float g = guidance.scaleAt(t);
+            if (options.bf16ModelInput())
+                for (int k = 0; k < latents.length; k++) input[k] = FloatConversion.bf16ToFloat(FloatConversion.floatToBf16(latents[k]));
+            dit.forward(posWs, input, t, positive.features(), v);
+            if (g > 0) {
+                dit.forward(negWs, input, t, negative.features(), vNeg);
+                guidance.combine(v, vNeg, g, v);
             }
+            schedule.step(i, latents, v);
+            if (listener != null) listener.afterStep(i, latents);
         }
         return latents;
+    }
+
+    /**
+     * The DiT workspace for this shape, reused while the shape recurs (e.g. the images of one request, or the
+     * same prompt again); allocating one is costly and graph-capturing backends record per workspace.
+     */
+    private DitWorkspace ditWorkspace(int latentH, int latentW, int tokens) {
+        List<Integer> key = List.of(latentH, latentW, tokens);
+        DitWorkspace ws = ditWorkspaces.remove(key);
+        if (ws == null) {
+            while (ditWorkspaces.size() >= DIT_WORKSPACES_KEPT) {
+                var eldest = ditWorkspaces.entrySet().iterator().next();
+                ditWorkspaces.remove(eldest.getKey());
+                eldest.getValue().close();
+            }
+            ws = dit.allocate(latentH, latentW, tokens);
+        }
+        ditWorkspaces.put(key, ws);
+        return ws;
     }
 
     /** Latents → image {@code [3, H, W]} in [0, 1] (before 8-bit rounding): {@code clamp(decode(z/s + shift)/2 + 0.5, 0, 1)}. */
@@ -349,15 +370,19 @@ public final class ZImagePipeline implements ImageGenerator {
         return rgb;
     }
 
+    /** Weights held beyond the mapping, plus the DiT and VAE workspaces currently kept. */
     @Override
     public long residentBytes() {
-        long n = textEncoder.ownedWeightBytes() + vae.ownedBytes();
+        long n = textEncoder.ownedWeightBytes() + vae.ownedBytes() + vae.workspaceBytes();
         for (Weight w : dit.weights().all()) n += w.ownedBytes();
+        for (DitWorkspace ws : ditWorkspaces.values()) n += ws.bytes();
         return n;
     }
 
     @Override
     public void close() {
+        for (DitWorkspace ws : ditWorkspaces.values()) ws.close();
+        ditWorkspaces.clear();
         vae.close();
         dit.close();
         textEncoder.close();

@@ -277,14 +277,33 @@ public final class QwenTokenizer {
 
     // ------------------------------------------------------------------------------------ encode
 
-    /** Token ids of {@code text}, added tokens included; no special tokens are added around it. */
+    /**
+     * Token ids of {@code text}, added tokens included; no special tokens are added around it.
+     *
+     * @throws IllegalArgumentException if {@code text} holds an unpaired surrogate (not Unicode text; it
+     *                                  has no UTF-8 form to tokenize)
+     */
     public int[] encode(String text) {
+        checkSurrogates(text);
         IntList out = new IntList(text.length() / 3 + 8);
         rawAdded.split(text, out, (segment, o) -> {
             String normalized = normalize(segment);
             normalizedAdded.split(normalized, o, this::encodePlain);
         });
         return out.toArray();
+    }
+
+    private static void checkSurrogates(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (!Character.isSurrogate(c)) continue;
+            if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                i++;
+                continue;
+            }
+            throw new IllegalArgumentException("text has an unpaired surrogate U+" + Integer.toHexString(c).toUpperCase()
+                    + " at index " + i + "; it is not valid Unicode");
+        }
     }
 
     private String normalize(String s) {

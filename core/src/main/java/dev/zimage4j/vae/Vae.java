@@ -85,6 +85,11 @@ public final class Vae implements AutoCloseable {
         return n;
     }
 
+    /** Bytes of the decoder's and encoder's cached workspaces. */
+    public long workspaceBytes() {
+        return decoder.workspaceBytes() + (encoder == null ? 0 : encoder.workspaceBytes());
+    }
+
     @Override
     public void close() {
         decoder.close();

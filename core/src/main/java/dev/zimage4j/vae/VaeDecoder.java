@@ -111,6 +111,11 @@ public final class VaeDecoder implements AutoCloseable {
         b.conv2d(ws.output, normed, w.convOut().w(), w.convOut().b(), Conv2dSpec.same(c0, h, wd, config.outChannels(), 3));
     }
 
+    /** Bytes of the workspace cached by the convenience method (0 when none). */
+    public synchronized long workspaceBytes() {
+        return cached == null ? 0 : cached.bytes();
+    }
+
     /** Frees the cached workspace (the weights belong to the {@link Vae}). */
     @Override
     public synchronized void close() {

@@ -54,6 +54,7 @@ class ZImagePipelineTest {
         assertEquals(List.of("text", "step 1", "step 2", "denoise", "vae"), List.copyOf(images.get(0).stageMillis().keySet()));
         // the same seed reproduces the same image
         assertArrayEquals(images.get(1).rgb(), pipe.generate(request(2, 8, 1), ProgressListener.NONE, null).getFirst().rgb());
+        assertTrue(pipe.residentBytes() > 0, "the kept DiT and VAE workspaces are accounted for");
     }
 
     @Test

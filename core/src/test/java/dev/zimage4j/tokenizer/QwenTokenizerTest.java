@@ -77,6 +77,9 @@ class QwenTokenizerTest {
         var e = assertThrows(TokenizerException.class, () -> tok.decode(new int[]{999_999}, false));
         assertTrue(e.getMessage().contains("999999"), e.getMessage());
         assertArrayEquals(new int[0], tok.encode(""));
+        var bad = assertThrows(IllegalArgumentException.class, () -> tok.encode("ok \ud83e then"));
+        assertTrue(bad.getMessage().contains("U+D83E at index 3"), bad.getMessage());
+        assertArrayEquals(tok.encode("🦊"), tok.encode("\ud83e\udd8a"));
     }
 
     @Test

@@ -11,13 +11,13 @@ import static dev.zimage4j.kernels.cpu.Gemm.S;
 
 /**
  * Flash-style scaled-dot-product attention: per (head, block of {@link #BQ} queries) the keys are swept in
- * blocks; each block's scores {@code Q·Kᵀ} and the update {@code O += P·V} run on the GEMM micro-kernel
- * over packed panels, and the softmax is computed online (running max and sum per query row), so memory
+ * blocks; each block's scores {@code Q·Kᵀ} (Q read in place, K block packed) and the update {@code O += P·V}
+ * (P read in place, V block packed) run on the GEMM micro-kernel, and the softmax is computed online (running max and sum per query row), so memory
  * is O(block²) per thread and the score matrix never exists.
  */
 final class Attention {
     /** Queries per task (a multiple of MR). */
-    static final int BQ = 12 * MR;
+    static final int BQ = 24 * MR;
 
     private Attention() {
     }
@@ -30,27 +30,41 @@ final class Attention {
 
     /** Per-thread buffers. */
     static final class Scratch {
-        float[] qp = new float[0], kp = new float[0], vp = new float[0], pp = new float[0];
         float[] s = new float[0], o = new float[0];
         final float[] m = new float[BQ], l = new float[BQ];
 
         void ensure(int d, int bk) {
             int dPad = Gemm.roundUp(d, NR), bkPad = Gemm.roundUp(bk, NR);
-            if (qp.length < BQ * d) qp = new float[BQ * d];
-            if (kp.length < bkPad * d) kp = new float[bkPad * d];
-            if (vp.length < bk * dPad) vp = new float[bk * dPad];
-            if (pp.length < BQ * bk) pp = new float[BQ * bk];
             if (s.length < BQ * bkPad) s = new float[BQ * bkPad];
             if (o.length < BQ * dPad) o = new float[BQ * dPad];
         }
     }
 
-    static void run(WorkerPool pool, Gemm.Scratch[] gs, Scratch[] as, float[] out, int outOff,
+    /** K and V of every kv head, packed once per call into micro-kernel panels (O(S·d)), shared by all tasks. */
+    static final class Packed {
+        float[] k = new float[0], v = new float[0];
+    }
+
+    static void run(WorkerPool pool, Gemm.Scratch[] gs, Scratch[] as, Packed packed, float[] out, int outOff,
                     float[] q, int qOff, float[] k, int kOff, float[] v, int vOff, int sq, int sk, AttentionSpec spec) {
-        int d = spec.headDim(), heads = spec.heads(), group = heads / spec.kvHeads();
-        int ldq = heads * d, ldk = spec.kvHeads() * d;
-        int bk = keyBlock(d);
+        int d = spec.headDim(), heads = spec.heads(), kvHeads = spec.kvHeads(), group = heads / kvHeads;
+        int ldq = heads * d, ldk = kvHeads * d;
+        int bk = keyBlock(d), dPad = Gemm.roundUp(d, NR), bkPad = Gemm.roundUp(bk, NR);
         int keys = Math.min(sk, spec.validKeys());
+        int kBlocks = Gemm.ceilDiv(keys, bk);
+        long kSize = (long) kvHeads * kBlocks * bkPad * d, vSize = (long) kvHeads * kBlocks * bk * dPad;
+        if (Math.max(kSize, vSize) > Integer.MAX_VALUE - 16)
+            throw new IllegalArgumentException("attention: " + keys + " keys × " + kvHeads + " kv heads × " + d + " dims is too large for the CPU backend");
+        if (packed.k.length < kSize) packed.k = new float[(int) kSize];
+        if (packed.v.length < vSize) packed.v = new float[(int) vSize];
+        float[] kp = packed.k, vp = packed.v;
+        // Block (kvh, b) of K: panels of its keys over depth d at kp[(kvh·kBlocks + b)·bkPad·d]; of V: panels of
+        // the d output dims over depth n (its keys) at vp[(kvh·kBlocks + b)·bk·dPad].
+        pool.run(kvHeads * kBlocks, (task, w) -> {
+            int kvh = task / kBlocks, kb = (task % kBlocks) * bk, n = Math.min(bk, keys - kb);
+            Gemm.packTransposedB(kp, task * bkPad * d, k, kOff + kb * ldk + kvh * d, ldk, 0, n, 0, d);
+            Gemm.packRowMajorB(vp, task * bk * dPad, v, vOff + kb * ldk + kvh * d, ldk, 0, d, 0, n);
+        });
         int qBlocks = Gemm.ceilDiv(sq, BQ);
         pool.run(heads * qBlocks, (task, w) -> {
             Scratch sc = as[w];
@@ -58,32 +72,28 @@ final class Attention {
             int h = task / qBlocks, q0 = (task % qBlocks) * BQ;
             int bq = Math.min(BQ, sq - q0);
             int kvh = h / group;
-            head(gs[w], sc, out, outOff + q0 * ldq + h * d, ldq, q, qOff + q0 * ldq + h * d, ldq,
-                    k, kOff + kvh * d, v, vOff + kvh * d, ldk, q0, bq, keys, bk, d, spec.scale(), spec.causal());
+            queryBlock(gs[w], sc, out, outOff + q0 * ldq + h * d, ldq, q, qOff + q0 * ldq + h * d, ldq,
+                    kp, vp, kvh * kBlocks, q0, bq, keys, bk, d, spec.scale(), spec.causal());
         });
     }
 
-    private static void head(Gemm.Scratch gs, Scratch sc, float[] out, int outOff, int ldo, float[] q, int qOff, int ldq,
-                             float[] k, int kOff, float[] v, int vOff, int ldk, int q0, int bq, int keys, int bk, int d,
-                             float scale, boolean causal) {
+    private static void queryBlock(Gemm.Scratch gs, Scratch sc, float[] out, int outOff, int ldo, float[] q, int qOff, int ldq,
+                                   float[] kp, float[] vp, int block0, int q0, int bq, int keys, int bk, int d,
+                                   float scale, boolean causal) {
         int dPad = Gemm.roundUp(d, NR), bkPad = Gemm.roundUp(bk, NR);
         float[] s = sc.s, o = sc.o, m = sc.m, l = sc.l;
         java.util.Arrays.fill(o, 0, bq * dPad, 0f);
         java.util.Arrays.fill(m, 0, bq, Float.NEGATIVE_INFINITY);
         java.util.Arrays.fill(l, 0, bq, 0f);
-        Gemm.packRowsA(sc.qp, q, qOff, ldq, 0, bq, 0, d);
         int kEnd = causal ? Math.min(keys, q0 + bq) : keys;
-        for (int kb = 0; kb < kEnd; kb += bk) {
-            int n = Math.min(bk, kEnd - kb);
-            Gemm.packTransposedB(sc.kp, k, kOff + kb * ldk, ldk, 0, n, 0, d);
-            Gemm.macro(gs, d, sc.qp, bq, sc.kp, n, s, 0, bkPad, null, 0, false);
+        for (int kb = 0, b = block0; kb < kEnd; kb += bk, b++) {
+            int n = Math.min(bk, keys - kb);
+            Gemm.macro(gs, d, d, q, qOff, ldq, bq, kp, b * bkPad * d, n, s, 0, bkPad, null, 0, false);
             for (int r = 0; r < bq; r++) {
                 int valid = causal ? Math.min(n, q0 + r - kb + 1) : n;
                 softmaxRow(s, r * bkPad, n, valid, scale, m, l, r, o, r * dPad, d);
             }
-            Gemm.packRowsA(sc.pp, s, 0, bkPad, 0, bq, 0, n);
-            Gemm.packRowMajorB(sc.vp, v, vOff + kb * ldk, ldk, 0, d, 0, n);
-            Gemm.macro(gs, n, sc.pp, bq, sc.vp, d, o, 0, dPad, null, 0, true);
+            Gemm.macro(gs, n, n, s, 0, bkPad, bq, vp, b * bk * dPad, d, o, 0, dPad, null, 0, true);
         }
         for (int r = 0; r < bq; r++) {
             float inv = 1f / l[r];

@@ -27,6 +27,7 @@ public final class CpuBackend implements Backend {
     private final WorkerPool pool;
     private final Gemm.Scratch[] gemmScratch;
     private final Attention.Scratch[] attnScratch;
+    private final Attention.Packed attnPacked = new Attention.Packed();
     /** Per-call column scratch (tanh of a gate), grown once. */
     private float[] colScratch = new float[0];
 
@@ -202,7 +203,7 @@ public final class CpuBackend implements Backend {
         noAlias(op, out, q);
         noAlias(op, out, k);
         noAlias(op, out, v);
-        Attention.run(pool, gemmScratch, attnScratch, out.data, out.offset, q.data, q.offset, k.data, k.offset,
+        Attention.run(pool, gemmScratch, attnScratch, attnPacked, out.data, out.offset, q.data, q.offset, k.data, k.offset,
                 v.data, v.offset, q.rows(), k.rows(), spec);
     }
 
