@@ -145,6 +145,8 @@ public final class BenchCommand implements Command {
                 "cold_runs", coldRuns, "requests", requests, "rounds", rounds));
         out.printf("zimage bench: %s, %s, %d steps, model %s; load average %s%n", backend, s.size(), steps, model, Machine.loadAverage());
         try {
+            List<BareStart> bare = bareStarts(s, coldRuns, out);
+            report.put("bare_starts", bare);
             List<ColdRun> cold = coldStarts(s, coldRuns, out);
             report.put("cold_runs", cold);
             SteadyState steady = SteadyState.measure(s, requests, out);
@@ -153,7 +155,7 @@ public final class BenchCommand implements Command {
             report.put("alternation", alt);
             report.put("load_average_at_end", Machine.loadAverage());
             report.put("finished_at", Instant.now().toString());
-            Report.write(outDir, backend, report, cold, steady, alt, s, out);
+            Report.write(outDir, backend, report, bare, cold, steady, alt, s, out);
         } finally {
             deleteTree(work);
         }
@@ -166,15 +168,33 @@ public final class BenchCommand implements Command {
         return v;
     }
 
-    /** {@code runs} cold starts with the AOT cache and as many without, interleaved so load drifts hit both alike. */
+    /** JVM AOT cache label of the cold runs with it, without it, and (GPU) with it but with an empty kernel cache. */
+    static final String AOT = "aot", NO_AOT = "no-aot", AOT_KERNELS_COLD = "aot, kernels cold";
+
+    /**
+     * {@code runs} cold starts with the AOT cache and as many without, interleaved so load drifts hit both
+     * alike. On the GPU each round first starts with an empty kernel cache (and the driver's JIT cache off:
+     * every kernel is compiled), then twice reusing what that start stored: a restart that does not recompile.
+     */
     static List<ColdRun> coldStarts(Setup s, int runs, PrintStream out) throws Exception {
         boolean haveAot = Files.isRegularFile(s.aotCache());
         if (!haveAot) out.println("(no AOT cache at " + s.aotCache() + ": run ./zimage aot-train to measure with it)");
+        boolean gpu = !s.backend().equals("cpu");
         List<ColdRun> result = new ArrayList<>();
         for (int i = 0; i < runs; i++) {
-            for (boolean aot : haveAot ? List.of(true, false) : List.of(false)) {
-                ColdRun r = coldStart(s, aot);
-                out.printf("cold %-7s run %d: listening %5.0f ms, ready %6.0f ms (cpu %6.0f ms), first request %6.0f ms, second %6.0f ms%n",
+            Path kernels = s.work().resolve("kernels-" + i);
+            List<String> modes = new ArrayList<>();
+            if (gpu) modes.add(haveAot ? AOT_KERNELS_COLD : NO_AOT + ", kernels cold");
+            if (haveAot) modes.add(AOT);
+            modes.add(NO_AOT);
+            for (String mode : modes) {
+                Map<String, String> env = s.env(mode.startsWith(AOT));
+                if (gpu) {
+                    env.put("ZIMAGE_KERNEL_CACHE", kernels.toString()); // fresh for the first start of the round
+                    env.put("CUDA_CACHE_DISABLE", "1");                 // only our cubin cache may help
+                }
+                ColdRun r = coldStart(s, mode, env);
+                out.printf("cold %-18s run %d: listening %5.0f ms, ready %6.0f ms (cpu %6.0f ms), first request %6.0f ms, second %6.0f ms%n",
                         r.jvm(), i + 1, r.listeningMs(), r.readyMs(), r.cpuAtReadyMs(), r.firstMs(), r.secondMs());
                 result.add(r);
             }
@@ -182,8 +202,29 @@ public final class BenchCommand implements Command {
         return result;
     }
 
-    private static ColdRun coldStart(Setup s, boolean aot) throws Exception {
-        try (ServerProcess p = ServerProcess.start(s.launcher(), s.work(), s.serveArgs(List.of("--model", s.model().toString(), "--prewarm", s.size())), s.env(aot))) {
+    /** One start of the server with nothing to load ({@code --no-prewarm}): the JVM and the server alone. */
+    record BareStart(String jvm, double listeningMs, double readyMs, double cpuAtReadyMs, long rssAtReadyBytes) {
+    }
+
+    /** {@code runs} bare starts with and without the AOT cache, interleaved: what the AOT cache does for the JVM itself. */
+    static List<BareStart> bareStarts(Setup s, int runs, PrintStream out) throws Exception {
+        boolean haveAot = Files.isRegularFile(s.aotCache());
+        List<BareStart> result = new ArrayList<>();
+        for (int i = 0; i < runs; i++)
+            for (boolean aot : haveAot ? List.of(true, false) : List.of(false)) {
+                try (ServerProcess p = ServerProcess.start(s.launcher(), s.work(), s.serveArgs(List.of("--model", s.model().toString(), "--no-prewarm")), s.env(aot))) {
+                    double listening = p.await("/healthz", READY_TIMEOUT);
+                    double ready = p.await("/readyz", READY_TIMEOUT);
+                    BareStart b = new BareStart(aot ? AOT : NO_AOT, listening, ready, p.cpuMillis(), p.rssBytes());
+                    out.printf("bare %-7s run %d: listening %5.0f ms, ready %5.0f ms (cpu %5.0f ms)%n", b.jvm(), i + 1, listening, ready, b.cpuAtReadyMs());
+                    result.add(b);
+                }
+            }
+        return result;
+    }
+
+    private static ColdRun coldStart(Setup s, String mode, Map<String, String> env) throws Exception {
+        try (ServerProcess p = ServerProcess.start(s.launcher(), s.work(), s.serveArgs(List.of("--model", s.model().toString(), "--prewarm", s.size())), env)) {
             double listening = p.await("/healthz", READY_TIMEOUT);
             double ready = p.await("/readyz", READY_TIMEOUT);
             double cpu = p.cpuMillis();
@@ -192,7 +233,7 @@ public final class BenchCommand implements Command {
             ServerProcess.Generation first = p.generate(s.body(1, id));
             ServerProcess.Generation second = p.generate(s.body(2, id));
             String log = p.logText();
-            return new ColdRun(aot ? "aot" : "no-aot", listening, ready, cpu, rss, first.millis(), second.millis(), first.timingsMs(),
+            return new ColdRun(mode, listening, ready, cpu, rss, first.millis(), second.millis(), first.timingsMs(),
                     loadComponents(log), prewarmMillis(log));
         }
     }

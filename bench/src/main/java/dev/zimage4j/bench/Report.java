@@ -26,7 +26,7 @@ final class Report {
     private Report() {
     }
 
-    static void write(Path dir, String backend, Map<String, Object> report, List<BenchCommand.ColdRun> cold, BenchCommand.SteadyState steady,
+    static void write(Path dir, String backend, Map<String, Object> report, List<BenchCommand.BareStart> bare, List<BenchCommand.ColdRun> cold, BenchCommand.SteadyState steady,
                       BenchCommand.Alternation alt, BenchCommand.Setup s, PrintStream out) throws IOException {
         Files.createDirectories(dir);
         String stem = "bench-" + backend;
@@ -38,7 +38,7 @@ final class Report {
                         new Charts.Marker("max", steady.latency().max(), Charts.PALETTE[3]))).toPng("zimage bench latency histogram"));
         atomicWrite(dir.resolve(stem + "-stages.png"), stagesChart(cold, steady, backend, s).toPng("zimage bench per-stage times"));
         atomicWrite(dir.resolve(stem + "-cold-vs-warm.png"), coldChart(cold, steady, backend, s).toPng("zimage bench cold vs warm"));
-        atomicWrite(dir.resolve(stem + ".md"), markdown(stem, backend, report, cold, steady, alt, s).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        atomicWrite(dir.resolve(stem + ".md"), markdown(stem, backend, report, bare, cold, steady, alt, s).getBytes(java.nio.charset.StandardCharsets.UTF_8));
         out.println("wrote " + dir.resolve(stem + ".md") + ", .json and 3 charts");
     }
 
@@ -66,6 +66,7 @@ final class Report {
         Set<String> stages = new LinkedHashSet<>(steady.stagesMs().keySet());
         first.forEach(r -> stages.addAll(r.firstTimingsMs().keySet()));
         stages.remove("total");
+        stages.removeIf(Report::isStep);
         List<Charts.Row> rows = new ArrayList<>();
         for (String st : stages) {
             Stats w = steady.stagesMs().get(st);
@@ -75,19 +76,31 @@ final class Report {
                 List.of("first request after ready (median of " + first.size() + ")", "warm P50"), rows);
     }
 
+    /** The JVM / kernel-cache configurations present in {@code cold}, in the order they were run. */
+    private static List<String> modes(List<BenchCommand.ColdRun> cold) {
+        return cold.stream().map(BenchCommand.ColdRun::jvm).distinct().toList();
+    }
+
+    private static String modeName(String mode) {
+        return switch (mode) {
+            case BenchCommand.AOT -> "with AOT cache";
+            case BenchCommand.NO_AOT -> "without AOT cache";
+            default -> mode.replace("aot", "AOT cache").replace("kernels cold", "empty kernel cache");
+        };
+    }
+
     private static Raster coldChart(List<BenchCommand.ColdRun> cold, BenchCommand.SteadyState steady, String backend, BenchCommand.Setup s) {
-        List<BenchCommand.ColdRun> aot = runs(cold, "aot"), no = runs(cold, "no-aot");
-        List<Charts.Row> rows = List.of(
-                new Charts.Row("start -> listening", med(aot, BenchCommand.ColdRun::listeningMs), med(no, BenchCommand.ColdRun::listeningMs)),
-                new Charts.Row("start -> ready", med(aot, BenchCommand.ColdRun::readyMs), med(no, BenchCommand.ColdRun::readyMs)),
-                new Charts.Row("CPU time to ready", med(aot, BenchCommand.ColdRun::cpuAtReadyMs), med(no, BenchCommand.ColdRun::cpuAtReadyMs)),
-                new Charts.Row("first request", med(aot, BenchCommand.ColdRun::firstMs), med(no, BenchCommand.ColdRun::firstMs)),
-                new Charts.Row("second request", med(aot, BenchCommand.ColdRun::secondMs), med(no, BenchCommand.ColdRun::secondMs)),
-                new Charts.Row("warm P50 (" + steady.latency().n() + " req)", steady.jvm().equals("aot") ? steady.latency().p50() : Double.NaN,
-                        steady.jvm().equals("aot") ? Double.NaN : steady.latency().p50()),
-                new Charts.Row("start -> first image", med(aot, BenchCommand.ColdRun::firstImageMs), med(no, BenchCommand.ColdRun::firstImageMs)));
-        return Charts.bars("Cold start vs warm, medians (" + backend + ", " + s.size() + ")", "ms",
-                List.of("with AOT cache", "without AOT cache"), rows);
+        List<String> modes = modes(cold);
+        record Metric(String label, ToDoubleFunction<BenchCommand.ColdRun> f) {
+        }
+        List<Metric> metrics = List.of(new Metric("start -> listening", BenchCommand.ColdRun::listeningMs),
+                new Metric("start -> ready", BenchCommand.ColdRun::readyMs), new Metric("CPU time to ready", BenchCommand.ColdRun::cpuAtReadyMs),
+                new Metric("first request", BenchCommand.ColdRun::firstMs), new Metric("second request", BenchCommand.ColdRun::secondMs));
+        List<Charts.Row> rows = new ArrayList<>();
+        for (Metric m : metrics) rows.add(new Charts.Row(m.label(), modes.stream().mapToDouble(md -> med(runs(cold, md), m.f())).toArray()));
+        rows.add(new Charts.Row("warm P50 (" + steady.latency().n() + " req)", modes.stream().mapToDouble(md -> md.equals(steady.jvm()) ? steady.latency().p50() : Double.NaN).toArray()));
+        rows.add(new Charts.Row("start -> first image", modes.stream().mapToDouble(md -> med(runs(cold, md), BenchCommand.ColdRun::firstImageMs)).toArray()));
+        return Charts.bars("Cold start vs warm, medians (" + backend + ", " + s.size() + ")", "ms", modes.stream().map(Report::modeName).toList(), rows);
     }
 
     private static String ms(double v) {
@@ -99,7 +112,7 @@ final class Report {
     }
 
     @SuppressWarnings("unchecked")
-    private static String markdown(String stem, String backend, Map<String, Object> report, List<BenchCommand.ColdRun> cold,
+    private static String markdown(String stem, String backend, Map<String, Object> report, List<BenchCommand.BareStart> bare, List<BenchCommand.ColdRun> cold,
                                    BenchCommand.SteadyState steady, BenchCommand.Alternation alt, BenchCommand.Setup s) {
         Map<String, Object> machine = (Map<String, Object>) report.get("machine");
         List<BenchCommand.ColdRun> aot = runs(cold, "aot"), no = runs(cold, "no-aot");
@@ -113,22 +126,38 @@ final class Report {
         b.append("Load average (1/5/15 min) at start ").append(report.get("load_average_at_start")).append(", at end ")
                 .append(report.get("load_average_at_end")).append(". On a shared machine these figures are noisy: compare ratios within one run.\n\n");
 
+        b.append("## JVM and server alone (nothing loaded)\n\n");
+        b.append("`./zimage serve --model MODEL --no-prewarm`: ready as soon as the HTTP server runs, the model is not loaded. ")
+                .append("This is what the JVM's AOT cache acts on. Medians of ").append(bare.size() / Math.max(1, (int) bare.stream().map(BenchCommand.BareStart::jvm).distinct().count()))
+                .append(" runs each, interleaved.\n\n| what | with AOT cache | without | ratio |\n|---|---|---|---|\n");
+        List<BenchCommand.BareStart> ba = bare.stream().filter(x -> x.jvm().equals(BenchCommand.AOT)).toList();
+        List<BenchCommand.BareStart> bn = bare.stream().filter(x -> x.jvm().equals(BenchCommand.NO_AOT)).toList();
+        bareRow(b, "process start → listening", ba, bn, BenchCommand.BareStart::listeningMs);
+        bareRow(b, "**process start → ready**", ba, bn, BenchCommand.BareStart::readyMs);
+        bareRow(b, "CPU time (user + sys) at ready", ba, bn, BenchCommand.BareStart::cpuAtReadyMs);
+        b.append("| resident memory at ready | ").append(mib(medB(ba, x -> x.rssAtReadyBytes()))).append(" | ").append(mib(medB(bn, x -> x.rssAtReadyBytes()))).append(" | |\n\n");
+
         b.append("## Cold start (process start → ready → first image)\n\n");
         b.append("Each run spawns `./zimage serve --model MODEL --prewarm ").append(s.size()).append("` (ZIMAGE_NO_BUILD=1) and polls `/healthz` and `/readyz` every 5 ms; ")
-                .append("`ZIMAGE_NO_AOT=1` for the runs without the AOT cache. Medians of ").append(Math.max(aot.size(), no.size())).append(" runs each, interleaved.\n\n");
-        b.append("| what | with AOT cache | without | anchor |\n|---|---|---|---|\n");
-        row(b, "process start → listening (`/healthz`)", ms(med(aot, BenchCommand.ColdRun::listeningMs)), ms(med(no, BenchCommand.ColdRun::listeningMs)), "");
-        row(b, "**process start → ready** (load + prewarm)", "**" + ms(med(aot, BenchCommand.ColdRun::readyMs)) + "**", ms(med(no, BenchCommand.ColdRun::readyMs)),
-                "target ≤ 1.5 s (CPU demo model, with AOT cache)");
-        row(b, "CPU time (user + sys) at ready", ms(med(aot, BenchCommand.ColdRun::cpuAtReadyMs)), ms(med(no, BenchCommand.ColdRun::cpuAtReadyMs)), "");
-        row(b, "model load (log: startup prewarm load total)", ms(med(aot, r -> r.loadMs().getOrDefault("total", Double.NaN))),
-                ms(med(no, r -> r.loadMs().getOrDefault("total", Double.NaN))), "diffusers: load 1.3 s + copy to GPU 3.3 s");
-        row(b, "prewarm generation(s) (log)", ms(med(aot, BenchCommand.ColdRun::prewarmMs)), ms(med(no, BenchCommand.ColdRun::prewarmMs)), "");
-        row(b, "resident memory at ready", mib(med(aot, r -> r.rssAtReadyBytes())), mib(med(no, r -> r.rssAtReadyBytes())), "");
-        row(b, "first request after ready", ms(med(aot, BenchCommand.ColdRun::firstMs)), ms(med(no, BenchCommand.ColdRun::firstMs)),
-                "diffusers 2.49 s vs 1.31 s warm (GPU, 1024²)");
-        row(b, "second request", ms(med(aot, BenchCommand.ColdRun::secondMs)), ms(med(no, BenchCommand.ColdRun::secondMs)), "");
-        row(b, "**process start → first image**", "**" + ms(med(aot, BenchCommand.ColdRun::firstImageMs)) + "**", ms(med(no, BenchCommand.ColdRun::firstImageMs)),
+                .append("`ZIMAGE_NO_AOT=1` for the runs without the AOT cache")
+                .append(backend.equals("cpu") ? "" : "; on the GPU each round starts once with an empty kernel cache (`ZIMAGE_KERNEL_CACHE` = a new directory, `CUDA_CACHE_DISABLE=1`), then restarts reusing it")
+                .append(". Medians of ").append(Math.max(aot.size(), no.size())).append(" runs each, interleaved.\n\n");
+        List<String> modes = modes(cold);
+        b.append("| what | ").append(String.join(" | ", modes.stream().map(Report::modeName).toList())).append(" | anchor |\n|---|");
+        b.append("---|".repeat(modes.size())).append("---|\n");
+        coldRow(b, cold, modes, "process start → listening (`/healthz`)", BenchCommand.ColdRun::listeningMs, false, "");
+        coldRow(b, cold, modes, "**process start → ready** (load + prewarm)", BenchCommand.ColdRun::readyMs, true,
+                backend.equals("cpu") ? "target ≤ 1.5 s (CPU demo model, with AOT cache)" : "target ≤ 6 s (GPU, 1024² graph captured)");
+        coldRow(b, cold, modes, "CPU time (user + sys) at ready", BenchCommand.ColdRun::cpuAtReadyMs, false, "");
+        coldRow(b, cold, modes, "model load (log: startup prewarm load total)", r -> r.loadMs().getOrDefault("total", Double.NaN), false,
+                "diffusers: load 1.3 s + copy to GPU 3.3 s");
+        coldRow(b, cold, modes, "prewarm generation(s) (log)", BenchCommand.ColdRun::prewarmMs, false, "torch.compile: 48.8 s at 1024²");
+        b.append("| resident memory at ready |");
+        for (String md : modes) b.append(' ').append(mib(med(runs(cold, md), r -> r.rssAtReadyBytes()))).append(" |");
+        b.append(" |\n");
+        coldRow(b, cold, modes, "first request after ready", BenchCommand.ColdRun::firstMs, false, "diffusers 2.49 s vs 1.31 s warm (GPU, 1024²)");
+        coldRow(b, cold, modes, "second request", BenchCommand.ColdRun::secondMs, false, "");
+        coldRow(b, cold, modes, "**process start → first image**", BenchCommand.ColdRun::firstImageMs, true,
                 "diffusers ≥ 7.1 s (GPU, weights in page cache, imports excluded)");
         double firstMed = med(aot.isEmpty() ? no : aot, BenchCommand.ColdRun::firstMs);
         b.append(String.format(Locale.ROOT, "%nFirst request after ready / warm P50 = %.0f / %.0f ms = **%.2f×** (target ≤ 1.10×; anchor: ComfyUI resident 0.41 s vs 3.55 s reloading).%n%n",
@@ -150,9 +179,11 @@ final class Report {
         b.append("## Per-stage breakdown\n\n");
         b.append("From each response's `timings_ms` (the pipeline's stages plus the engine's `queue_wait`, `model_acquire`, `png`, `total`) and `/metrics` ")
                 .append("(`zimage_stage_seconds` sum / count after the run, which includes the first requests).\n\n");
+        b.append("Per-step times (`step N`, inside `denoise`) are in the JSON.\n\n");
         b.append("| stage | first request after ready (median) | warm P50 | warm P95 | mean from /metrics |\n|---|---|---|---|---|\n");
         Set<String> stages = new LinkedHashSet<>(steady.stagesMs().keySet());
         preferred(cold).forEach(r -> stages.addAll(r.firstTimingsMs().keySet()));
+        stages.removeIf(Report::isStep);
         for (String st : stages) {
             Stats w = steady.stagesMs().get(st);
             b.append("| ").append(st).append(" | ").append(String.format(Locale.ROOT, "%.1f ms", firstStage(preferred(cold), st))).append(" | ")
@@ -180,6 +211,32 @@ final class Report {
         b.append("| ").append(mib(steady.rssIdleBytes())).append(" | ").append(mib(steady.rssPeakBytes())).append(" | ").append(mib(steady.rssAfterBytes()))
                 .append(" | 11.2 GB idle, 12.8 GB generating |\n");
         return b.toString();
+    }
+
+    /** "step 3": one denoising step, already inside "denoise" (kept in the JSON, left out of tables and charts). */
+    static boolean isStep(String stage) {
+        return stage.matches("step \\d+");
+    }
+
+    private static double medB(List<BenchCommand.BareStart> runs, ToDoubleFunction<BenchCommand.BareStart> f) {
+        return runs.isEmpty() ? Double.NaN : Stats.median(runs.stream().mapToDouble(f).toArray());
+    }
+
+    private static void bareRow(StringBuilder b, String what, List<BenchCommand.BareStart> a, List<BenchCommand.BareStart> n,
+                                ToDoubleFunction<BenchCommand.BareStart> f) {
+        double x = medB(a, f), y = medB(n, f);
+        b.append("| ").append(what).append(" | ").append(ms(x)).append(" | ").append(ms(y)).append(" | ")
+                .append(Double.isNaN(x) || Double.isNaN(y) ? "–" : String.format(Locale.ROOT, "%.2f×", x / y)).append(" |\n");
+    }
+
+    private static void coldRow(StringBuilder b, List<BenchCommand.ColdRun> cold, List<String> modes, String what,
+                                ToDoubleFunction<BenchCommand.ColdRun> f, boolean bold, String anchor) {
+        b.append("| ").append(what).append(" |");
+        for (String md : modes) {
+            String v = ms(med(runs(cold, md), f));
+            b.append(' ').append(bold ? "**" + v + "**" : v).append(" |");
+        }
+        b.append(' ').append(anchor).append(" |\n");
     }
 
     private static void row(StringBuilder b, String what, String a, String c, String anchor) {

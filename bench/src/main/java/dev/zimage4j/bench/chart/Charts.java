@@ -47,7 +47,7 @@ public final class Charts {
         int axisY = top + rows.size() * rowH;
         int height = axisY + GLYPH_H * LABEL + 12 + MARGIN;
         Raster r = new Raster(WIDTH, height, WHITE);
-        r.text(MARGIN, MARGIN, title, INK, TITLE);
+        title(r, title);
         if (nSeries > 1) {
             int lx = plotX, ly = MARGIN + GLYPH_H * TITLE + 10;
             for (int s = 0; s < nSeries; s++) {
@@ -96,12 +96,13 @@ public final class Charts {
         int[] counts = new int[nBins];
         for (double v : samples) counts[Math.min(nBins - 1, (int) ((v - x0) / step))]++;
         int maxCount = java.util.Arrays.stream(counts).max().orElse(1);
-        int height = 520, plotX = MARGIN + BitmapFont.textWidth("000", LABEL) + 14, plotW = WIDTH - plotX - MARGIN;
+        int height = 520, plotX = MARGIN + BitmapFont.textWidth("000", LABEL) + 14;
+        int plotW = WIDTH - plotX - MARGIN - BitmapFont.textWidth("00000", LABEL) / 2; // room for the last tick label
         int top = MARGIN + GLYPH_H * TITLE + 16 + markers.size() * (GLYPH_H * LABEL + 6);
         int axisY = height - MARGIN - 2 * (GLYPH_H * LABEL + 8);
         int plotH = axisY - top;
         Raster r = new Raster(WIDTH, height, WHITE);
-        r.text(MARGIN, MARGIN, title, INK, TITLE);
+        title(r, title);
         double xMax = x0 + nBins * step;
         java.util.function.DoubleToIntFunction px = v -> plotX + (int) Math.round((v - x0) / (xMax - x0) * plotW);
         double cStep = Math.max(1, niceStep(maxCount / 4.0));
@@ -136,6 +137,12 @@ public final class Charts {
             r.text(tx, ly, text, mk.color(), LABEL);
         }
         return r;
+    }
+
+    /** Draws the title at three times the font size, or twice when that would not fit the width. */
+    private static void title(Raster r, String title) {
+        int scale = BitmapFont.textWidth(title, TITLE) <= WIDTH - 2 * MARGIN ? TITLE : LABEL;
+        r.text(MARGIN, MARGIN + (TITLE - scale) * GLYPH_H / 2, title, INK, scale);
     }
 
     /** A 1, 2 or 5 × 10^k step not smaller than {@code rough}. */
