@@ -86,6 +86,30 @@ public record DitConfig(int inChannels, int patchSize, int fPatchSize, int dim, 
         return Math.min(dim, 256);
     }
 
+    /** Value equality, arrays compared by content. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof DitConfig c && inChannels == c.inChannels && patchSize == c.patchSize
+                && fPatchSize == c.fPatchSize && dim == c.dim && nLayers == c.nLayers && nRefinerLayers == c.nRefinerLayers
+                && nHeads == c.nHeads && nKvHeads == c.nKvHeads && Float.compare(normEps, c.normEps) == 0
+                && capFeatDim == c.capFeatDim && Double.compare(ropeTheta, c.ropeTheta) == 0
+                && java.util.Arrays.equals(axesDims, c.axesDims) && java.util.Arrays.equals(axesLens, c.axesLens)
+                && Float.compare(tScale, c.tScale) == 0;
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(inChannels, patchSize, dim, nLayers, nRefinerLayers, nHeads, capFeatDim,
+                java.util.Arrays.hashCode(axesDims), java.util.Arrays.hashCode(axesLens));
+    }
+
+    @Override
+    public String toString() {
+        return "DitConfig[dim " + dim + ", heads " + nHeads + ", layers " + nLayers + ", refiners " + nRefinerLayers
+                + ", cap " + capFeatDim + ", axes " + java.util.Arrays.toString(axesDims) + " / "
+                + java.util.Arrays.toString(axesLens) + ", theta " + ropeTheta + ", eps " + normEps + ", t_scale " + tScale + "]";
+    }
+
     @Override
     public int[] axesDims() {
         return axesDims.clone();

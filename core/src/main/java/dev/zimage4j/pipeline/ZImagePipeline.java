@@ -22,6 +22,7 @@ import dev.zimage4j.tokenizer.TokenizedPrompt;
 import dev.zimage4j.vae.Vae;
 import dev.zimage4j.vae.VaeConfig;
 import dev.zimage4j.vae.VaeEncoder;
+import dev.zimage4j.vae.VaeWorkspace;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -154,14 +155,15 @@ public final class ZImagePipeline implements ImageGenerator {
 
     private static ZImageTransformer loadDit(ModelFiles files, Backend backend) throws IOException {
         Checkpoint ckpt = Safetensors.open(files.transformer());
+        DitConfig config;
         try {
-            DitConfig config = files.transformerConfig() != null ? DitConfig.load(files.transformerConfig())
+            config = files.transformerConfig() != null ? DitConfig.load(files.transformerConfig())
                     : DitConfig.infer(DitKeyMapping.map(ckpt).tensors(), ckpt.source());
-            return ZImageTransformer.load(ckpt, config, backend);
         } catch (RuntimeException | IOException e) {
             ckpt.close();
             throw e;
         }
+        return ZImageTransformer.load(ckpt, config, backend); // closes the checkpoint itself if loading fails
     }
 
     // ------------------------------------------------------------------ ImageGenerator
@@ -205,34 +207,20 @@ public final class ZImagePipeline implements ImageGenerator {
         double textMs = (System.nanoTime() - t0) / 1e6;
 
         int lh = latentSide(request.height()), lw = latentSide(request.width());
-        int channels = latentChannels();
         List<GeneratedImage> out = new ArrayList<>(request.count());
         for (int k = 0; k < request.count(); k++) {
             cancel.check();
             Map<String, Double> stages = new LinkedHashMap<>();
             stages.put("text", textMs);
             long seed = request.seed() + k;
-            TorchGenerator generator = new TorchGenerator(seed);
-            FlowMatchSchedule schedule = FlowMatchSchedule.create(scheduler, request.steps(), (lh / 2) * (lw / 2));
-            float[] latents;
-            if (request.initImage() == null) {
-                latents = generator.randn(1, channels, lh, lw);
-            } else {
-                long e0 = System.nanoTime();
-                int start = FlowMatchSchedule.img2imgStart(request.steps(), request.strength());
-                if (start >= request.steps())
-                    throw new InvalidRequestException("strength", request.strength() + " with " + request.steps() + " steps leaves no step to run");
-                latents = encodeImage(request.initImage(), request.width(), request.height(), generator);
-                schedule = schedule.from(start);
-                schedule.noise(latents, generator.randn(1, channels, lh, lw));
-                stages.put("encode", (System.nanoTime() - e0) / 1e6);
-            }
-            final int image = k;
+            long e0 = System.nanoTime();
+            Start start = start(request, new TorchGenerator(seed), lh, lw);
+            if (request.initImage() != null) stages.put("encode", (System.nanoTime() - e0) / 1e6);
+            final int image = k, steps = start.schedule().steps();
             final ProgressListener listener = progress;
-            final int steps = schedule.steps();
             long d0 = System.nanoTime();
             long[] last = {d0};
-            latents = denoise(latents, lh, lw, pos, neg, schedule, guidance, (step, x) -> {
+            float[] latents = denoise(start.latents(), lh, lw, pos, neg, start.schedule(), guidance, (step, x) -> {
                 long now = System.nanoTime();
                 stages.put("step " + (step + 1), (now - last[0]) / 1e6);
                 last[0] = now;
@@ -248,6 +236,27 @@ public final class ZImagePipeline implements ImageGenerator {
         return out;
     }
 
+    /** Where one image's denoising starts: its latents and the steps left to run. */
+    private record Start(float[] latents, FlowMatchSchedule schedule) {
+    }
+
+    /**
+     * txt2img: seeded noise and the whole schedule. img2img (diffusers' order of draws from one generator):
+     * the encoded image's posterior sample, then the noise, mixed at σ of the start step that the strength
+     * gives, and the schedule from that step.
+     */
+    private Start start(GenerationRequest r, TorchGenerator generator, int lh, int lw) {
+        FlowMatchSchedule schedule = FlowMatchSchedule.create(scheduler, r.steps(), (lh / 2) * (lw / 2));
+        if (r.initImage() == null) return new Start(generator.randn(1, latentChannels(), lh, lw), schedule);
+        int first = FlowMatchSchedule.img2imgStart(r.steps(), r.strength());
+        if (first >= r.steps())
+            throw new InvalidRequestException("strength", r.strength() + " with " + r.steps() + " steps leaves no step to run");
+        float[] latents = encodeImage(r.initImage(), r.width(), r.height(), generator);
+        FlowMatchSchedule tail = schedule.from(first);
+        tail.noise(latents, generator.randn(1, latentChannels(), lh, lw));
+        return new Start(latents, tail);
+    }
+
     private void checkFitsModel(GenerationRequest r) {
         int m = sizeMultiple();
         if (r.width() % m != 0) throw new InvalidRequestException("width", "must be a multiple of " + m + " for this model, got " + r.width());
@@ -255,6 +264,9 @@ public final class ZImagePipeline implements ImageGenerator {
         int[] lens = dit.config().axesLens();
         if (r.height() / m > lens[1]) throw new InvalidRequestException("height", "must be at most " + lens[1] * m + " for this model, got " + r.height());
         if (r.width() / m > lens[2]) throw new InvalidRequestException("width", "must be at most " + lens[2] * m + " for this model, got " + r.width());
+        if (!vae.decoder().fits(latentSide(r.height()), latentSide(r.width())))
+            throw new InvalidRequestException("width", "× height " + r.width() + "×" + r.height() + " is too large for one VAE pass "
+                    + "(an activation buffer would exceed " + VaeWorkspace.MAX_BUFFER_ELEMENTS + " floats); use fewer pixels");
         if (r.initImage() != null && !vae.hasEncoder())
             throw new InvalidRequestException("image", "img2img needs VAE encoder weights, which this model's VAE file lacks");
     }

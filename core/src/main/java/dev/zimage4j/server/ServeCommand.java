@@ -154,12 +154,10 @@ public final class ServeCommand implements Command {
         URI base = URI.create("http://" + (config.host().contains(":") ? "[" + config.host() + "]" : config.host()) + ":" + port);
         DaemonFile self = new DaemonFile(ProcessHandle.current().pid(), base, config.authToken());
         boolean registered = self.register();
-        try {
-            Log.info("supervising the server on " + base);
-            return new Supervisor(child, base, Duration.ofSeconds(config.drainSeconds())).run();
-        } finally {
+        Log.info("supervising the server on " + base);
+        return new Supervisor(child, base, Duration.ofSeconds(config.drainSeconds())).run(() -> {
             if (registered) self.unregister();
-        }
+        });
     }
 
     private static int freePort(String host) throws IOException {

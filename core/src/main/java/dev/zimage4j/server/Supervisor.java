@@ -45,8 +45,12 @@ public final class Supervisor {
         this.drain = drain;
     }
 
-    /** Supervises until SIGTERM; returns the exit status. */
-    public int run() throws InterruptedException {
+    /**
+     * Supervises until SIGTERM; returns the exit status.
+     *
+     * @param onExit run once the child has stopped on SIGTERM (e.g. removing the daemon file)
+     */
+    public int run(Runnable onExit) throws InterruptedException {
         Thread main = Thread.currentThread();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             stopping = true;
@@ -60,6 +64,7 @@ public final class Supervisor {
                     c.destroyForcibly();
                 }
             }
+            onExit.run();
             main.interrupt();
         }, "supervisor-shutdown"));
         Duration backoff = Duration.ofMillis(250);

@@ -40,7 +40,20 @@ public final class VaeDecoder implements AutoCloseable {
 
     /** A workspace for latents of {@code latentH × latentW}; reuse it for every decode at that size, close it when done. */
     public VaeWorkspace allocate(int latentH, int latentW) {
-        int f = config.downFactor(), levels = config.levels();
+        int f = config.downFactor();
+        return new VaeWorkspace(backend, latentH * f, latentW * f, new int[]{config.latentChannels(), latentH, latentW},
+                new int[]{config.outChannels(), latentH * f, latentW * f}, bufferElements(latentH, latentW), latentH * latentW,
+                config.midChannels(), weights.mid().attention() != null);
+    }
+
+    /** Whether a decode at this latent size fits the workspace's single-tensor limit (2³¹ floats per buffer). */
+    public boolean fits(int latentH, int latentW) {
+        return bufferElements(latentH, latentW) <= VaeWorkspace.MAX_BUFFER_ELEMENTS;
+    }
+
+    /** Floats of each of the three activation buffers: the largest {@code C·H·W} anywhere in the decoder. */
+    long bufferElements(int latentH, int latentW) {
+        int levels = config.levels();
         long need = (long) config.midChannels() * latentH * latentW;
         int prev = config.midChannels();
         for (int i = 0; i < levels; i++) {
@@ -50,9 +63,7 @@ public final class VaeDecoder implements AutoCloseable {
             if (i < levels - 1) need = Math.max(need, ch * side * 4);
             prev = ch;
         }
-        return new VaeWorkspace(backend, latentH * f, latentW * f, new int[]{config.latentChannels(), latentH, latentW},
-                new int[]{config.outChannels(), latentH * f, latentW * f}, need, latentH * latentW, config.midChannels(),
-                weights.mid().attention() != null);
+        return need;
     }
 
     /**

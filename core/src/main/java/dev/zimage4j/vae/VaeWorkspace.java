@@ -12,6 +12,8 @@ import java.util.List;
  * buffers of the mid attention. Reused for every call at that resolution; close it to free the memory.
  */
 public final class VaeWorkspace implements AutoCloseable {
+    /** Largest activation buffer, in floats: one backend tensor is indexed by int. */
+    public static final long MAX_BUFFER_ELEMENTS = Integer.MAX_VALUE - 16;
     final Backend backend;
     /** Image size in pixels. */
     final int height, width;
@@ -24,7 +26,7 @@ public final class VaeWorkspace implements AutoCloseable {
 
     VaeWorkspace(Backend backend, int height, int width, int[] inputShape, int[] outputShape, long bufferElements,
                  int midTokens, int midChannels, boolean attention) {
-        if (bufferElements > Integer.MAX_VALUE - 16)
+        if (bufferElements > MAX_BUFFER_ELEMENTS)
             throw new IllegalArgumentException("a VAE pass at " + width + "×" + height + " needs activation buffers of "
                     + bufferElements + " floats (" + (bufferElements * 4 >> 30) + " GiB each, three of them); that is beyond "
                     + "what one tensor can hold — use a smaller image");

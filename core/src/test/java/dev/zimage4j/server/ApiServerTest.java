@@ -337,6 +337,24 @@ class ApiServerTest {
     }
 
     @Test
+    void aModelThatFailsToLoadFailsItsJobsWithTheReason() throws Exception {
+        ObjectNode o = cfg();
+        o.putObject("models").put("ghost", dir.resolve("no-such-dir").toString());
+        o.put("default_model", "tiny-a");
+        try (TestServer s = new TestServer(dir, 0, o)) {
+            assertError(s.post("/v1/models/ghost/load", ""), 500, "model", "does not exist");
+            var sync = s.post("/v1/generate", "{\"prompt\":\"x\",\"model\":\"ghost\",\"output\":\"url\"}");
+            assertError(sync, 500, null, "does not exist");
+            String id = TestServer.json(s.post("/v1/generate?async=true", "{\"prompt\":\"x\",\"model\":\"ghost\"}")).get("id").asText();
+            JsonNode job = s.awaitStatus(id, "failed");
+            assertTrue(job.get("error").asText().contains("cannot load model 'ghost'"), job.toString());
+            String events = s.get("/v1/jobs/" + id + "/events").body();
+            assertTrue(events.startsWith("event: failed\ndata: {\"error\":\"cannot load model 'ghost'"), events);
+            assertEquals(200, s.post("/v1/generate", "{\"prompt\":\"the server still works\"}").statusCode());
+        }
+    }
+
+    @Test
     void metricsInPrometheusText() throws Exception {
         try (TestServer s = new TestServer(dir, 0, null)) {
             s.post("/v1/generate", "{\"prompt\":\"x\"}");

@@ -138,6 +138,7 @@ class ProcessTest {
         supervisor.destroy();                                              // SIGTERM to the supervisor stops its child too
         assertTrue(supervisor.waitFor(40, TimeUnit.SECONDS));
         assertFalse(ProcessHandle.of(third).map(ProcessHandle::isAlive).orElse(false), "child outlived its supervisor");
+        assertFalse(Files.exists(DaemonFile.path()), "the supervisor left its daemon file behind");
     }
 
     @Test
