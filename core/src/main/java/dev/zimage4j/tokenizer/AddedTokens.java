@@ -13,6 +13,8 @@ import java.util.Map;
 final class AddedTokens {
     /** Tokens by first character, longest first. */
     private final Map<Character, List<QwenTokenizer.AddedToken>> byFirst = new HashMap<>();
+    /** The first characters of all tokens, for a cheap scan. */
+    private final java.util.BitSet firstChars = new java.util.BitSet(1 << 16);
 
     /** What to do with the text between matches. */
     interface Segment {
@@ -20,7 +22,10 @@ final class AddedTokens {
     }
 
     AddedTokens(List<QwenTokenizer.AddedToken> tokens) {
-        for (var t : tokens) byFirst.computeIfAbsent(t.content().charAt(0), k -> new ArrayList<>()).add(t);
+        for (var t : tokens) {
+            byFirst.computeIfAbsent(t.content().charAt(0), k -> new ArrayList<>()).add(t);
+            firstChars.set(t.content().charAt(0));
+        }
         byFirst.values().forEach(l -> l.sort(Comparator.comparingInt((QwenTokenizer.AddedToken t) -> t.content().length()).reversed()));
     }
 
@@ -32,8 +37,8 @@ final class AddedTokens {
         }
         int last = 0;
         for (int i = 0; i < text.length(); i++) {
+            if (!firstChars.get(text.charAt(i))) continue;
             List<QwenTokenizer.AddedToken> candidates = byFirst.get(text.charAt(i));
-            if (candidates == null) continue;
             for (var t : candidates) {
                 if (text.startsWith(t.content(), i)) {
                     if (i > last) between.accept(text.substring(last, i), out);

@@ -18,7 +18,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.GZIPInputStream;
 
@@ -38,6 +37,9 @@ import java.util.zip.GZIPInputStream;
  * </ol>
  * No BOS/EOS is added (the Qwen post-processor adds nothing).
  *
+ * <p>Qwen2's split pattern is matched by {@link Qwen2Split} (hand-written, same semantics, faster);
+ * any other pattern by {@link java.util.regex}.
+ *
  * <p>Instances are immutable and thread-safe.
  */
 public final class QwenTokenizer {
@@ -54,7 +56,7 @@ public final class QwenTokenizer {
     private final AddedTokens normalizedAdded; // matched after normalization (normalized: true)
     private final Map<Integer, AddedToken> addedById = new HashMap<>();
     private final Normalizer.Form[] normalizers;
-    private final Pattern[] splits;
+    private final Splitter[] splits;
 
     /** One entry of {@code added_tokens}. */
     public record AddedToken(int id, String content, boolean special, boolean normalized) {
@@ -92,7 +94,11 @@ public final class QwenTokenizer {
         this.rawAdded = new AddedTokens(raw);
         this.normalizedAdded = new AddedTokens(norm);
         this.normalizers = normalizers(root.path("normalizer"), "normalizer").toArray(Normalizer.Form[]::new);
-        this.splits = splits(root.path("pre_tokenizer")).toArray(Pattern[]::new);
+        this.splits = splits(root.path("pre_tokenizer")).toArray(Splitter[]::new);
+        // the pipeline's tokenizer call runs the post-processor; Qwen's (ByteLevel) adds no tokens, a template one would
+        JsonNode post = root.path("post_processor");
+        if (!post.isNull() && !post.isMissingNode() && !"ByteLevel".equals(post.path("type").asText()))
+            throw unsupported("post_processor.type", post.path("type").asText(), "ByteLevel or null (no tokens added around the text)");
         JsonNode decoder = root.path("decoder");
         if (!decoder.isNull() && !decoder.isMissingNode() && !"ByteLevel".equals(decoder.path("type").asText()))
             throw unsupported("decoder.type", decoder.path("type").asText(), "ByteLevel");
@@ -224,12 +230,12 @@ public final class QwenTokenizer {
         };
     }
 
-    /** The split patterns of the pre-tokenizer, in order; the trailing ByteLevel step is required. */
-    private List<Pattern> splits(JsonNode pre) {
+    /** The split steps of the pre-tokenizer, in order; the trailing ByteLevel step is required. */
+    private List<Splitter> splits(JsonNode pre) {
         List<JsonNode> steps = new ArrayList<>();
         if ("Sequence".equals(pre.path("type").asText())) pre.path("pretokenizers").forEach(steps::add);
         else if (!pre.isMissingNode() && !pre.isNull()) steps.add(pre);
-        List<Pattern> out = new ArrayList<>();
+        List<Splitter> out = new ArrayList<>();
         boolean byteLevel = false;
         for (int i = 0; i < steps.size(); i++) {
             JsonNode s = steps.get(i);
@@ -241,14 +247,14 @@ public final class QwenTokenizer {
                         throw unsupported(where + ".behavior", s.path("behavior").asText(), "Isolated");
                     if (s.path("invert").asBoolean(false)) throw unsupported(where + ".invert", "true", "false");
                     JsonNode p = s.path("pattern");
-                    if (p.has("Regex")) out.add(compile(p.get("Regex").asText(), where));
-                    else if (p.has("String")) out.add(Pattern.compile(Pattern.quote(p.get("String").asText())));
+                    if (p.has("Regex")) out.add(splitter(p.get("Regex").asText(), where));
+                    else if (p.has("String")) out.add(Splitter.regex(Pattern.compile(Pattern.quote(p.get("String").asText()))));
                     else throw new TokenizerException(source + ": " + where + ".pattern has neither Regex nor String");
                 }
                 case "ByteLevel" -> {
                     if (s.path("add_prefix_space").asBoolean(false))
                         throw unsupported(where + ".add_prefix_space", "true", "false");
-                    if (s.path("use_regex").asBoolean(true)) out.add(compile(GPT2_PATTERN, where));
+                    if (s.path("use_regex").asBoolean(true)) out.add(splitter(GPT2_PATTERN, where));
                     byteLevel = true;
                 }
                 default -> throw unsupported(where + ".type", s.path("type").asText(), "Split or ByteLevel");
@@ -258,16 +264,22 @@ public final class QwenTokenizer {
         return out;
     }
 
+    /** The splitter for a pattern: {@link Qwen2Split} for Qwen2's, the compiled regex for any other. */
+    private Splitter splitter(String regex, String where) {
+        if (regex.equals(Qwen2Split.PATTERN)) return new Qwen2Split();
+        return Splitter.regex(compile(regex, source + ": " + where));
+    }
+
     /**
      * Compiles a Hugging Face (Oniguruma) split pattern for {@link Pattern}: Unicode {@code \s}
      * (White_Space, as Oniguruma's) and Unicode case folding in {@code (?i:…)} (so {@code 'ſ} matches
-     * {@code 's} as it does there).
+     * {@code 's} as it does there). Package-private for the test that holds {@link Qwen2Split} to it.
      */
-    private Pattern compile(String regex, String where) {
+    static Pattern compile(String regex, String where) {
         try {
             return Pattern.compile(regex, Pattern.UNICODE_CHARACTER_CLASS | Pattern.UNICODE_CASE);
         } catch (java.util.regex.PatternSyntaxException e) {
-            throw new TokenizerException(source + ": " + where + " pattern does not compile in Java: " + e.getDescription(), e);
+            throw new TokenizerException(where + " pattern does not compile in Java: " + e.getDescription(), e);
         }
     }
 
@@ -322,14 +334,7 @@ public final class QwenTokenizer {
             out.addAll(bpe.encode(text, text.getBytes(StandardCharsets.UTF_8)));
             return;
         }
-        Matcher m = splits[step].matcher(text);
-        int last = 0;
-        while (m.find()) {
-            if (m.start() > last) encodePieces(text.substring(last, m.start()), step + 1, out);
-            if (m.end() > m.start()) encodePieces(text.substring(m.start(), m.end()), step + 1, out);
-            last = m.end();
-        }
-        if (last < text.length()) encodePieces(text.substring(last), step + 1, out);
+        splits[step].split(text, (start, end) -> encodePieces(text.substring(start, end), step + 1, out));
     }
 
     // ------------------------------------------------------------------------------------ decode

@@ -3,6 +3,9 @@ package dev.zimage4j.pipeline;
 import dev.zimage4j.check.TestFixtures;
 import dev.zimage4j.kernels.Backend;
 import dev.zimage4j.kernels.Backends;
+import dev.zimage4j.sampler.FlowMatchSchedule;
+import dev.zimage4j.sampler.Guidance;
+import dev.zimage4j.sampler.TorchGenerator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -53,7 +56,7 @@ class ZImagePipelineTest {
         assertFalse(Arrays.equals(images.get(0).rgb(), images.get(1).rgb()), "different seeds give different images");
         assertEquals(List.of("text", "step 1", "step 2", "denoise", "vae"), List.copyOf(images.get(0).stageMillis().keySet()));
         // the same seed reproduces the same image
-        assertArrayEquals(images.get(1).rgb(), pipe.generate(request(2, 8, 1), ProgressListener.NONE, null).getFirst().rgb());
+        Images.assertSameImage(images.get(1).rgb(), pipe.generate(request(2, 8, 1), ProgressListener.NONE, null).getFirst().rgb(), "seed 8 again");
         assertTrue(pipe.residentBytes() > 0, "the kept DiT and VAE workspaces are accounted for");
     }
 
@@ -103,7 +106,23 @@ class ZImagePipelineTest {
         assertTrue(out.stageMillis().containsKey("encode"));
         // with strength 1 the image is ignored only in the sense of σ₀ = 1: the result is still deterministic
         GenerationRequest full = new GenerationRequest("a red fox", "", 32, 48, 2, 0, 9, 1, init, 1.0);
-        assertArrayEquals(pipe.generate(full, null, null).getFirst().rgb(), pipe.generate(full, null, null).getFirst().rgb());
+        Images.assertSameImage(pipe.generate(full, null, null).getFirst().rgb(), pipe.generate(full, null, null).getFirst().rgb(), "img2img again");
+    }
+
+    @Test
+    void img2imgDrawsThePosteriorSampleThenTheNoiseFromOneGenerator() throws Exception {
+        byte[] init = pipe.generate(request(1, 2, 1), null, null).getFirst().rgb();
+        GenerationRequest r = new GenerationRequest("a red fox", "", 32, 48, 4, 0, 11, 1, init, 0.5);
+        // diffusers' img2img: vae.encode(image).latent_dist.sample(generator), then randn_tensor(shape, generator)
+        TorchGenerator g = new TorchGenerator(11);
+        int lh = pipe.latentSide(48), lw = pipe.latentSide(32);
+        float[] z = pipe.encodeImage(init, 32, 48, g);
+        FlowMatchSchedule tail = FlowMatchSchedule.create(
+                dev.zimage4j.check.SchedulerStage.readConfig(TestFixtures.folders().getFirst()), 4, lh * lw / 4).from(2);
+        tail.noise(z, g.randn(1, pipe.latentChannels(), lh, lw));
+        float[] x = pipe.denoise(z, lh, lw, pipe.encodePrompt("a red fox"), null, tail, Guidance.OFF, null, null);
+        Images.assertSameImage(ZImagePipeline.toRgb8(pipe.decode(x, lh, lw), 48, 32), pipe.generate(r, null, null).getFirst().rgb(),
+                "img2img by hand vs generate");
     }
 
     @Test

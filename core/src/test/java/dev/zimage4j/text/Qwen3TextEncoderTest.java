@@ -125,6 +125,51 @@ class Qwen3TextEncoderTest {
     }
 
     @Test
+    void scaledF8CheckpointUsesItsPerTensorScales(@TempDir Path tmp) throws Exception {
+        // ComfyUI's scaled-F8 layout: matrices stored F8_E4M3 with a NAME.scale_weight scalar beside them.
+        // The encoder must equal one built from the dequantized values (F8 value × scale) stored as F32.
+        Path f8 = tmp.resolve("qwen_3_4b_fp8_scaled.safetensors"), f32 = tmp.resolve("dequantized.safetensors");
+        SafetensorsWriter wf8 = new SafetensorsWriter(), wf32 = new SafetensorsWriter();
+        try (Checkpoint src = Safetensors.open(tinyA.resolve("text_encoder"))) {
+            for (String n : src.names()) {
+                TensorView v = src.get(n);
+                float[] x = new float[(int) v.numel()];
+                dev.zimage4j.safetensors.FloatConversion.toFloat(v.dtype(), v.data(), 0, x, 0, x.length);
+                if (v.shape().length != 2 || n.contains("embed_tokens")) {
+                    wf8.add(v.name(), v.dtype(), v.shape(), sink -> sink.put(v.data()));
+                    wf32.addFloats(n, DType.F32, v.shape(), x);
+                    continue;
+                }
+                float max = 0;
+                for (float e : x) max = Math.max(max, Math.abs(e));
+                float scale = max / 448f;
+                float[] q = new float[x.length], deq = new float[x.length];
+                for (int i = 0; i < x.length; i++) {
+                    q[i] = x[i] / scale;
+                    deq[i] = dev.zimage4j.safetensors.FloatConversion.e4m3ToFloat(dev.zimage4j.safetensors.FloatConversion.floatToE4m3(q[i])) * scale;
+                }
+                wf8.addFloats(n, DType.F8_E4M3, v.shape(), q);
+                wf8.addFloats(n.substring(0, n.length() - "weight".length()) + "scale_weight", DType.F32, new long[0], new float[]{scale});
+                wf32.addFloats(n, DType.F32, v.shape(), deq);
+            }
+            wf8.write(f8); // while src is open: unconverted tensors are copied from its mapping
+            wf32.write(f32);
+        }
+        int[] ids = prompts.encode("a red fox in the snow, 35mm photo").ids();
+        float[] a, b;
+        try (Qwen3TextEncoder enc = Qwen3TextEncoder.load(f8, backend)) {
+            a = enc.encode(ids);
+        }
+        try (Qwen3TextEncoder enc = Qwen3TextEncoder.load(f32, backend)) {
+            b = enc.encode(ids);
+        }
+        assertTrue(Errors.relMax(a, b) < 1e-6, "scaled F8 vs dequantized F32: " + Errors.relMax(a, b));
+        // and it is not a no-op: without the scales the output is far off
+        double quantizationError = Errors.relMax(a, fixtures.tensor("text.0.hidden"));
+        assertTrue(quantizationError > 1e-4 && quantizationError < 0.5, "F8 quantization error " + quantizationError);
+    }
+
+    @Test
     void missingAndMisShapedTensorsAreAllNamed(@TempDir Path tmp) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("text_encoder"));
         try (Checkpoint src = Safetensors.open(tinyA.resolve("text_encoder"))) {
@@ -168,14 +213,16 @@ class Qwen3TextEncoderTest {
     }
 
     @Test
-    void badIdsAndNonQwenCheckpointsAreRefused(@TempDir Path tmp) throws Exception {
-        try (Qwen3TextEncoder enc = Qwen3TextEncoder.load(tinyA, backend)) {
+    void badIdsAndNonQwenCheckpointsAreRefused() {
+        Qwen3TextEncoder enc = Qwen3TextEncoder.load(tinyA, backend);
+        try {
             var e = assertThrows(IllegalArgumentException.class, () -> enc.encode(new int[]{1, 151936}));
             assertTrue(e.getMessage().contains("151936 at position 1"), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> enc.encode(new int[0]));
+        } finally {
             enc.close();
-            assertThrows(IllegalStateException.class, () -> enc.encode(new int[]{1}));
         }
+        assertThrows(IllegalStateException.class, () -> enc.encode(new int[]{1}));
         var e = assertThrows(TextEncoderCheckpointException.class,
                 () -> Qwen3TextEncoder.load(tinyA.resolve("transformer"), backend));
         assertTrue(e.getMessage().contains("no embed_tokens.weight"), e.getMessage());

@@ -101,6 +101,26 @@ class QwenTokenizerTest {
     }
 
     @Test
+    void handWrittenQwen2SplitEqualsTheRegex() {
+        // the fast path must cut every text exactly where java.util.regex cuts it with the same pattern
+        Splitter regex = Splitter.regex(QwenTokenizer.compile(Qwen2Split.PATTERN, "test"));
+        Splitter hand = new Qwen2Split();
+        String alphabet = "aZſé中🦊1٣²Ⅻ '\"sStTrReEvVmMlLdD.,!?-_()\t\n\r\u000b\u000c\u0085\u00a0\u2028\u3000\u200b\u0301\u001c";
+        int[] cps = alphabet.codePoints().toArray();
+        java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+        for (int n = 0; n < 20_000; n++) {
+            StringBuilder sb = new StringBuilder();
+            int len = 1 + r.nextInt(24);
+            for (int i = 0; i < len; i++) sb.appendCodePoint(r.nextInt(8) == 0 ? r.nextInt(0x3000) : cps[r.nextInt(cps.length)]);
+            String s = sb.toString();
+            java.util.List<String> a = new java.util.ArrayList<>(), b = new java.util.ArrayList<>();
+            regex.split(s, (x, y) -> a.add(s.substring(x, y)));
+            hand.split(s, (x, y) -> b.add(s.substring(x, y)));
+            assertEquals(a, b, () -> "split of " + HuggingFaceDifferentialTest.escape(s));
+        }
+    }
+
+    @Test
     void mergesInBothFormsAndBadFiles() throws Exception {
         // a tiny byte-level tokenizer built from the real alphabet: merges "a b" and ["ab","c"]
         StringBuilder vocab = new StringBuilder("{");
@@ -128,6 +148,9 @@ class QwenTokenizerTest {
         String wordPiece = json.replace("\"type\":\"BPE\"", "\"type\":\"WordPiece\"");
         e = assertThrows(TokenizerException.class, () -> QwenTokenizer.read(new ByteArrayInputStream(wordPiece.getBytes(StandardCharsets.UTF_8)), "mini"));
         assertTrue(e.getMessage().contains("model.type is WordPiece"), e.getMessage());
+        String template = json.replace("\"decoder\"", "\"post_processor\":{\"type\":\"TemplateProcessing\"},\"decoder\"");
+        e = assertThrows(TokenizerException.class, () -> QwenTokenizer.read(new ByteArrayInputStream(template.getBytes(StandardCharsets.UTF_8)), "mini"));
+        assertTrue(e.getMessage().contains("post_processor.type is TemplateProcessing"), e.getMessage());
         e = assertThrows(TokenizerException.class, () -> QwenTokenizer.read(new ByteArrayInputStream("[1,2]".getBytes(StandardCharsets.UTF_8)), "mini"));
         assertTrue(e.getMessage().contains("not a JSON object"), e.getMessage());
     }

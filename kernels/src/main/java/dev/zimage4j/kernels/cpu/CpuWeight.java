@@ -5,6 +5,12 @@ import dev.zimage4j.safetensors.DType;
 import dev.zimage4j.safetensors.FloatConversion;
 import dev.zimage4j.safetensors.TensorView;
 
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -20,6 +26,9 @@ final class CpuWeight implements Weight {
     private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final float[] E4M3 = table(DType.F8_E4M3);
+    private static final VectorSpecies<Integer> BF16_OUT = IntVector.SPECIES_PREFERRED;
+    private static final int BF16_LANES = BF16_OUT.length();
+    private static final VectorSpecies<Short> BF16_IN = VectorSpecies.of(short.class, VectorShape.forBitSize(16 * BF16_LANES));
     private static final float[] E5M2 = table(DType.F8_E5M2);
 
     private final String name;
@@ -82,7 +91,12 @@ final class CpuWeight implements Weight {
             case F32 -> MemorySegment.copy(d, F32, from * 4, dst, off, n);
             case BF16 -> {
                 long b = from * 2;
-                for (int i = 0; i < n; i++) dst[off + i] = Float.intBitsToFloat(d.get(I16, b + 2L * i) << 16);
+                int i = 0;
+                for (int bound = n - n % BF16_LANES; i < bound; i += BF16_LANES) // bf16 bits << 16 = float bits
+                    ((IntVector) ShortVector.fromMemorySegment(BF16_IN, d, b + 2L * i, ByteOrder.LITTLE_ENDIAN)
+                            .convertShape(VectorOperators.S2I, BF16_OUT, 0))
+                            .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + i);
+                for (; i < n; i++) dst[off + i] = Float.intBitsToFloat(d.get(I16, b + 2L * i) << 16);
             }
             case F16 -> {
                 long b = from * 2;
