@@ -16,7 +16,7 @@ cp "$root"/safetensors/target/zimage4j-safetensors-*.jar "$root"/kernels/target/
 "$JAVA_HOME/bin/jar" cf "$dest/lib/zimage4j-kernels-tests.jar" -C "$root/kernels/target/test-classes" .
 # model-level jars (core) when they build: GpuModelCheck runs tiny-a through the GPU if present
 if [ -f "$root/core/target/zimage4j-core-0.1.0-SNAPSHOT.jar" ] && [ "${ZIMAGE_DEVICE_CORE:-1}" = 1 ]; then
-  cp "$root"/core/target/zimage4j-core-*.jar "$root"/sampler/target/zimage4j-sampler-*.jar "$dest/lib/" 2>/dev/null || true
+  cp "$root"/core/target/zimage4j-core-*.jar "$root"/sampler/target/zimage4j-sampler-*.jar "$root"/bench/target/dist/lib/zimage4j-bench-*.jar "$dest/lib/" 2>/dev/null || true
   (cd "$root" && mvn -o -q -B -pl core test-compile) && "$JAVA_HOME/bin/jar" cf "$dest/lib/zimage4j-core-tests.jar" -C "$root/core/target/test-classes" .
   (cd "$root" && mvn -o -q -B -pl core dependency:build-classpath -Dmdep.includeScope=runtime -Dmdep.outputFile=/tmp/zimage-core-cp.txt >/dev/null) \
     && tr ':' '\n' < /tmp/zimage-core-cp.txt | grep '/jackson-' | xargs -r -I{} cp {} "$dest/lib/"

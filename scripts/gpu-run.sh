@@ -24,7 +24,7 @@ echo "=== PyTorch on the same shapes"
 PYTHONUNBUFFERED=1 python3 "$here/gpu-bench-torch.py" "$out/bench.log" 2>&1 | tee "$out/ratios.log" || status=1
 if [ -n "${ZIMAGE_DIT_CHECK:-}" ]; then
   echo "=== real-size DiT (random weights): GPU vs CPU at 256², GPU timings at 512² and 1024²"
-  $JAVA $FLAGS -Xmx8g -cp "$CP" dev.zimage4j.dit.GpuDitCheck 2>&1 | tee "$out/dit.log" || status=1
+  $JAVA $FLAGS -Xmx8g -cp "$CP" dev.zimage4j.dit.GpuDitCheck ${ZIMAGE_DIT_ARGS:-} 2>&1 | tee "$out/dit.log" || status=1
 fi
 if [ -n "${ZIMAGE_MODEL_CHECK:-}" ]; then
   echo "=== model-level check"

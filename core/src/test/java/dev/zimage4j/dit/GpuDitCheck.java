@@ -25,7 +25,8 @@ import java.util.TreeSet;
  * and an NVIDIA GPU): the Z-Image-Turbo DiT shapes with seeded random bf16 weights held in memory (biases
  * 0, norm scales 1, matrices N(0, 1/fan_in), pad tokens N(0, 1)), one forward at 256² on the CPU and the
  * GPU backends (cosine and max relative error), then GPU forwards at 512² and 1024² timed wall-clock
- * (upload, the graph replay, download): the first includes PTX JIT and graph capture, the rest are warm.
+ * (upload, the graph replay, download): the first includes PTX JIT and graph capture, the rest are warm;
+ * then a per-kernel time table of one profiled (eager) 1024² forward. {@code --no-cpu} skips the CPU comparison.
  */
 public final class GpuDitCheck {
 
@@ -37,7 +38,7 @@ public final class GpuDitCheck {
                 DitShapes.standard(config).parameters() / 1e9, (System.nanoTime() - t0) / 1e9);
         int capLen = 32;
         SplittableRandom r = new SplittableRandom(42);
-        boolean cosOk;
+        boolean cosOk = true, withCpu = !Arrays.asList(args).contains("--no-cpu");
         try (CudaBackend gpu = CudaBackend.create(0)) {
             System.out.println("device: " + gpu.describe());
             long tl = System.nanoTime();
@@ -45,7 +46,7 @@ public final class GpuDitCheck {
             System.out.printf("GPU weight upload %.1f s%n", (System.nanoTime() - tl) / 1e9);
             float[] lat = gauss(r, 16 * 32 * 32), cap = gauss(r, capLen * config.capFeatDim());
             float[] outGpu = g.forward(lat, 32, 32, 0.5f, cap, capLen);
-            try (CpuBackend cpu = new CpuBackend()) {
+            if (withCpu) try (CpuBackend cpu = new CpuBackend()) {
                 ZImageTransformer c = ZImageTransformer.load(ckpt, config, cpu);
                 long tc = System.nanoTime();
                 float[] outCpu = c.forward(lat, 32, 32, 0.5f, cap, capLen);
@@ -68,6 +69,12 @@ public final class GpuDitCheck {
                         side * 8, side * side / 4, capLen, ms[0], warm[warm.length / 2]);
             }
             System.out.printf("PTX JIT total %.1f ms; graph capture total %.1f ms%n", gpu.totalJitMs(), gpu.totalGraphCaptureMs());
+            float[] l = gauss(r, 16 * 128 * 128);
+            gpu.startProfile();
+            long tp = System.nanoTime();
+            g.forward(l, 128, 128, 0.5f, cap, capLen);
+            System.out.printf("%nper-kernel GPU times, one eager (profiled, no graph) DiT forward at 1024², wall %.1f ms:%n%s",
+                    (System.nanoTime() - tp) / 1e6, gpu.profileReport());
             g.close();
         }
         System.exit(cosOk ? 0 : 1);

@@ -343,6 +343,29 @@ final class AttentionKernel {
      */
     private static void copyTile(Ptx k, int THREADS, Reg tid, Reg dst, int stride, int rows, int cols, Reg src, Reg ld, Reg row0, Reg rowLimit, Reg colLimit) {
         int chunks = cols / 8;
+        if (THREADS % chunks == 0 && rows % (THREADS / chunks) == 0) {
+            // unrolled: thread t copies chunk t mod chunks of rows t/chunks + p·R (R = threads/chunks); per pass the
+            // global pointer advances by R rows and the shared address by a constant, so only the row test varies
+            int R = THREADS / chunks;
+            Reg ch = k.iop("rem.u32", tid, chunks), r0 = k.iop("div.u32", tid, chunks);
+            Reg colOk = k.setp("lt.u32", k.iop("shl.b32", ch, 3), colLimit);
+            Reg gRow = k.iop("add.u32", row0, r0);
+            Reg left = k.iop("sub.s32", rowLimit, gRow); // rows still valid from this thread's first row (may be ≤ 0)
+            Reg g = k.addr(src, k.mad(gRow, ld, k.iop("shl.b32", ch, 3)), 2);
+            Reg step = k.reg(PtxType.B64);
+            k.op("mul.wide.u32", step, ld, 2 * R);
+            Reg d = k.iop("add.u32", dst, k.mad(r0, stride, k.iop("shl.b32", ch, 4)));
+            for (int p = 0; p < rows / R; p++) {
+                Reg ok = k.reg(PtxType.PRED);
+                k.op("setp.gt.and.s32", ok, left, p * R, colOk);
+                Reg ga = k.reg(PtxType.B64), bytes = k.reg(PtxType.B32);
+                k.op("selp.b64", ga, g, src, ok);
+                k.op("selp.b32", bytes, 16, 0, ok);
+                k.op("cp.async.cg.shared.global", at(d, (long) p * R * stride), at(ga), 16, bytes);
+                if (p + 1 < rows / R) k.op("add.s64", g, g, step);
+            }
+            return;
+        }
         k.forLoop(tid, rows * chunks, THREADS, i -> {
             Reg r = k.iop("div.u32", i, chunks), ch = k.iop("rem.u32", i, chunks);
             Reg col = k.iop("shl.b32", ch, 3);

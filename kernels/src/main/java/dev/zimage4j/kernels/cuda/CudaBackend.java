@@ -108,8 +108,67 @@ public final class CudaBackend implements Backend {
 
     private void launch(CudaContext.LoadedModule m, int gx, int gy, int gz, int block, int smem, Object... args) {
         if (dryRun) return;
+        MemorySegment before = null;
+        if (profile != null) {
+            before = profileEvent();
+            cu.eventRecord(before);
+        }
         cu.launch(m.function(), m.entry(), gx, gy, gz, block, smem, args);
+        if (profile != null) {
+            MemorySegment after = profileEvent();
+            cu.eventRecord(after);
+            profile.add(new Timed(m.entry(), before, after));
+        }
         if (DEBUG_SYNC && !capturing) cu.synchronize();
+    }
+
+    // ------------------------------------------------------------------ per-kernel profile
+
+    private record Timed(String entry, MemorySegment start, MemorySegment end) {
+    }
+
+    private java.util.List<Timed> profile;
+    private final java.util.List<MemorySegment> eventPool = new java.util.ArrayList<>();
+    private int eventsUsed;
+
+    private MemorySegment profileEvent() {
+        if (eventsUsed == eventPool.size()) eventPool.add(cu.eventCreate());
+        return eventPool.get(eventsUsed++);
+    }
+
+    /**
+     * Starts recording every launch between two events, for {@link #profileReport()}. While profiling,
+     * {@link #replay} runs its ops eagerly (a graph would hide the individual kernels), so times include no
+     * graph benefit; use it to see where the time goes, not for end-to-end figures.
+     */
+    public void startProfile() {
+        enter();
+        profile = new java.util.ArrayList<>();
+        eventsUsed = 0;
+    }
+
+    /** Stops profiling and returns a table: per kernel, launches, total and mean GPU ms, share of the sum. */
+    public String profileReport() {
+        enter();
+        if (profile == null) throw new IllegalStateException("profileReport() without startProfile()");
+        cu.synchronize();
+        Map<String, double[]> by = new LinkedHashMap<>();
+        double total = 0;
+        for (Timed t : profile) {
+            double ms = cu.eventElapsedMs(t.start(), t.end());
+            double[] a = by.computeIfAbsent(t.entry(), e -> new double[2]);
+            a[0]++;
+            a[1] += ms;
+            total += ms;
+        }
+        profile = null;
+        StringBuilder sb = new StringBuilder(String.format("%-58s %8s %10s %9s %6s%n", "kernel", "launches", "total ms", "mean us", "share"));
+        double sum = total;
+        by.entrySet().stream().sorted((x, y) -> Double.compare(y.getValue()[1], x.getValue()[1])).forEach(e ->
+                sb.append(String.format("%-58s %8d %10.3f %9.1f %5.1f%%%n", e.getKey(), (long) e.getValue()[0], e.getValue()[1],
+                        1000 * e.getValue()[1] / e.getValue()[0], 100 * e.getValue()[1] / sum)));
+        sb.append(String.format("%-58s %8d %10.3f%n", "sum of kernel times", (long) by.values().stream().mapToDouble(a -> a[0]).sum(), total));
+        return sb.toString();
     }
 
     /** Set {@code -Dzimage.cuda.syncEachLaunch=true} to surface asynchronous faults at the launch that caused them. */
@@ -333,6 +392,10 @@ public final class CudaBackend implements Backend {
     public void replay(Object key, Runnable launches) {
         enter();
         if (capturing) throw new IllegalStateException("replay(" + key + ") nested inside another replay");
+        if (profile != null) { // profiling: run eagerly so each kernel is timed
+            launches.run();
+            return;
+        }
         MemorySegment exec = graphs.get(key);
         if (exec == null) {
             dryRun = true;
@@ -558,9 +621,19 @@ public final class CudaBackend implements Backend {
         long hw = x.numel() / C;
         requireShape("groupNorm", y.numel() == x.numel() && groups > 0 && C % groups == 0 && w(gamma).numel() == C && w(beta).numel() == C,
                 "y", y.shape, "x", x.shape, "groups", groups, "gamma", gamma.shape(), "beta", beta.shape());
-        CudaContext.LoadedModule m = kernel("group_norm", 0, RowKernels::groupNorm);
-        launch(m, groups, 1, 1, RowKernels.BLOCK, 0, y.ptr(), x.ptr(), w(gamma).ptr(), w(beta).ptr(), C, (int) hw, groups, eps, silu ? 1 : 0);
+        long n = (long) (C / groups) * hw;
+        int splits = (int) Math.max(1, Math.min(1024, (n + GN_CHUNK - 1) / GN_CHUNK));
+        int chunk = (int) ((n + splits - 1) / splits);
+        long part = scratch(4L * (3L * groups * splits + 2L * groups)), stats = part + 12L * groups * splits;
+        launch(kernel("group_norm_partial", 0, RowKernels::groupNormPartial), splits, groups, 1, RowKernels.BLOCK, 0,
+                x.ptr(), part, C, (int) hw, groups, chunk);
+        launch(kernel("group_norm_finalize", 0, RowKernels::groupNormFinalize), 1, 1, 1, 256, 0, part, stats, splits, groups, eps);
+        elementwise("group_norm_apply", RowKernels::groupNormApply, x.numel(), y.ptr(), x.ptr(), w(gamma).ptr(), w(beta).ptr(), stats,
+                C, (int) hw, groups, silu ? 1 : 0);
     }
+
+    /** Elements per block in GroupNorm's partial reduction. */
+    private static final long GN_CHUNK = 16384;
 
     @Override
     public void softmax(Tensor xT) {
@@ -691,6 +764,7 @@ public final class CudaBackend implements Backend {
         cu.makeCurrent();
         cu.synchronize();
         graphs.values().forEach(cu::graphDestroy);
+        eventPool.forEach(cu::eventDestroy);
         graphs.clear();
         if (staging != null) cu.freeHost(staging);
         if (idsDevice != 0) cu.free(idsDevice);

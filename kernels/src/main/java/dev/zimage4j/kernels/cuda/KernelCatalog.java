@@ -34,7 +34,9 @@ public final class KernelCatalog {
         for (Rope r : Rope.values()) ks.add(ElementwiseKernels.rope(r));
         ks.add(ElementwiseKernels.timestep());
         for (RowKernels.Kind k : RowKernels.Kind.values()) ks.add(RowKernels.generate(k));
-        ks.add(RowKernels.groupNorm());
+        ks.add(RowKernels.groupNormPartial());
+        ks.add(RowKernels.groupNormFinalize());
+        ks.add(RowKernels.groupNormApply());
         for (GemmKernel.Config c : GemmKernel.allConfigs()) ks.add(GemmKernel.generate(c));
         for (AttentionKernel.Config c : AttentionKernel.allConfigs()) ks.add(AttentionKernel.generate(c));
         List<Entry> out = new ArrayList<>();

@@ -154,60 +154,116 @@ final class RowKernels {
     }
 
     /**
-     * {@code group_norm(y, x, gamma, beta, C, HW, groups, eps, silu)}: one block per group of {@code C/groups}
-     * consecutive channels (a contiguous span of the CHW tensor). Mean, then variance about the mean
-     * (two passes for accuracy), then the affine write with optional SiLU. {@code y} may alias {@code x}.
+     * GroupNorm, step 1 of 3: {@code group_norm_partial(x, part, C, HW, groups, chunk)}, grid (splits, groups).
+     * Block (s, g) reduces elements {@code [s·chunk, (s+1)·chunk)} of group g (a contiguous span of the CHW
+     * tensor: {@code C/groups} consecutive channels) to (count, mean, M2), two passes over its chunk for
+     * accuracy, written to {@code part[(g·splits + s)·3 …]}. Splitting a group over many blocks keeps the
+     * VAE's 32-group norms over 10⁶-pixel planes from running on 32 SMs.
      */
-    static Ptx groupNorm() {
-        Ptx k = new Ptx("group_norm");
+    static Ptx groupNormPartial() {
+        Ptx k = new Ptx("group_norm_partial");
         k.directive(".maxntid " + BLOCK + ", 1, 1");
-        Reg y = k.paramPtr("y"), x = k.paramPtr("x"), gamma = k.paramPtr("gamma"), beta = k.paramPtr("beta");
-        Reg ch = k.paramU32("C"), hw = k.paramU32("HW"), groups = k.paramU32("groups");
-        Reg eps = k.paramF32("eps");
-        Reg silu = k.paramU32("silu");
+        Reg x = k.paramPtr("x"), part = k.paramPtr("part");
+        Reg ch = k.paramU32("C"), hw = k.paramU32("HW"), groups = k.paramU32("groups"), chunk = k.paramU32("chunk");
         Reg red = k.shared("red", 4 * (WARPS + 1), 4);
-        Reg tid = k.special("%tid.x"), g = k.special("%ctaid.x");
-        Reg cpg = k.iop("div.u32", ch, groups);
-        Reg n = k.iop("mul.lo.s32", cpg, hw);
-        Reg base = k.iop("mul.lo.s32", k.iop("mul.lo.s32", g, cpg), hw);
-        Reg xg = k.addr(x, base, 4), yg = k.addr(y, base, 4);
-        Reg nF = k.reg(PtxType.F32);
-        k.op("cvt.rn.f32.u32", nF, n);
-
+        Reg tid = k.special("%tid.x"), s = k.special("%ctaid.x"), splits = k.special("%nctaid.x"), g = k.special("%ctaid.y");
+        Reg n = k.iop("mul.lo.s32", k.iop("div.u32", ch, groups), hw);
+        Reg lo = k.iop("min.u32", k.iop("mul.lo.s32", s, chunk), n);
+        Reg hi = k.iop("min.u32", k.iop("add.u32", lo, chunk), n);
+        Reg xg = k.addr(x, k.iop("add.u32", k.iop("mul.lo.s32", g, n), lo), 4);
+        Reg len = k.iop("sub.u32", hi, lo);
+        Reg lenF = k.reg(PtxType.F32);
+        k.op("cvt.rn.f32.u32", lenF, len);
         Reg sum = k.constF32(0f);
-        k.forLoop(tid, n, BLOCK, i -> {
+        k.forLoop(tid, len, BLOCK, i -> {
             Reg v = k.reg(PtxType.F32);
             k.op("ld.global.f32", v, at(k.addr(xg, i, 4)));
             k.op("add.f32", sum, sum, v);
         });
         blockSum(k, sum, red, tid);
-        Reg mean = k.fop("div.rn.f32", sum, nF);
-        Reg sq = k.constF32(0f);
-        k.forLoop(tid, n, BLOCK, i -> {
+        Reg mean = k.fop("div.rn.f32", sum, k.fop("max.f32", lenF, Ptx.f32(1f)));
+        Reg m2 = k.constF32(0f);
+        k.forLoop(tid, len, BLOCK, i -> {
             Reg v = k.reg(PtxType.F32);
             k.op("ld.global.f32", v, at(k.addr(xg, i, 4)));
             Reg d = k.fop("sub.f32", v, mean);
-            k.op("fma.rn.f32", sq, d, d, sq);
+            k.op("fma.rn.f32", m2, d, d, m2);
         });
-        blockSum(k, sq, red, tid);
-        Reg inv = k.fop("div.rn.f32", sq, nF);
-        k.op("add.f32", inv, inv, eps);
-        k.op("rsqrt.approx.f32", inv, inv);
+        blockSum(k, m2, red, tid);
+        k.ifThen(k.setp("eq.u32", tid, 0), false, () -> {
+            Reg p = k.addr(part, k.iop("mul.lo.s32", k.mad(g, splits, s), 3), 4);
+            k.op("st.global.f32", at(p), lenF);
+            k.op("st.global.f32", at(p, 4), mean);
+            k.op("st.global.f32", at(p, 8), m2);
+        });
+        return k;
+    }
+
+    /**
+     * GroupNorm, step 2: {@code group_norm_finalize(part, stats, splits, groups, eps)}, one thread per group:
+     * merges the partial (count, mean, M2) triples (Chan et al.) and writes {@code stats[2g] = mean},
+     * {@code stats[2g+1] = 1/sqrt(var + eps)}.
+     */
+    static Ptx groupNormFinalize() {
+        Ptx k = new Ptx("group_norm_finalize");
+        Reg part = k.paramPtr("part"), stats = k.paramPtr("stats");
+        Reg splits = k.paramU32("splits"), groups = k.paramU32("groups");
+        Reg eps = k.paramF32("eps");
+        k.gridStride(groups, g -> {
+            Reg na = k.constF32(0f), ma = k.constF32(0f), qa = k.constF32(0f);
+            Reg base = k.iop("mul.lo.s32", g, splits);
+            k.forLoop(0, splits, 1, s -> {
+                Reg p = k.addr(part, k.iop("mul.lo.s32", k.iop("add.u32", base, s), 3), 4);
+                Reg nb = k.reg(PtxType.F32), mb = k.reg(PtxType.F32), qb = k.reg(PtxType.F32);
+                k.op("ld.global.f32", nb, at(p));
+                k.op("ld.global.f32", mb, at(p, 4));
+                k.op("ld.global.f32", qb, at(p, 8));
+                Reg nab = k.fop("add.f32", na, nb);
+                Reg w = k.fop("div.rn.f32", nb, k.fop("max.f32", nab, Ptx.f32(1f))); // nb / nab
+                Reg delta = k.fop("sub.f32", mb, ma);
+                k.op("fma.rn.f32", ma, delta, w, ma);                      // mean += delta·nb/nab
+                Reg cross = k.fop("mul.f32", k.fop("mul.f32", delta, delta), k.fop("mul.f32", na, w));
+                k.op("add.f32", qa, qa, qb);
+                k.op("add.f32", qa, qa, cross);                             // M2 += M2b + delta²·na·nb/nab
+                k.op("mov.f32", na, nab);
+            });
+            Reg var = k.fop("div.rn.f32", qa, na);
+            k.op("add.f32", var, var, eps);
+            k.op("rsqrt.approx.f32", var, var);
+            Reg p = k.addr(stats, k.iop("shl.b32", g, 1), 4);
+            k.op("st.global.f32", at(p), ma);
+            k.op("st.global.f32", at(p, 4), var);
+        });
+        return k;
+    }
+
+    /**
+     * GroupNorm, step 3: {@code group_norm_apply(y, x, gamma, beta, stats, C, HW, groups, silu)}, one thread per
+     * element: {@code y = (x − mean)·rstd·gamma[c] + beta[c]}, then SiLU if {@code silu != 0}. {@code y} may alias {@code x}.
+     */
+    static Ptx groupNormApply() {
+        Ptx k = new Ptx("group_norm_apply");
+        Reg y = k.paramPtr("y"), x = k.paramPtr("x"), gamma = k.paramPtr("gamma"), beta = k.paramPtr("beta"), stats = k.paramPtr("stats");
+        Reg ch = k.paramU32("C"), hw = k.paramU32("HW"), groups = k.paramU32("groups");
+        Reg silu = k.paramU32("silu");
+        Reg cpg = k.iop("div.u32", ch, groups);
         Reg doSilu = k.setp("ne.u32", silu, 0);
-        Reg c0 = k.iop("mul.lo.s32", g, cpg);
-        k.forLoop(tid, n, BLOCK, i -> {
-            Reg c = k.iop("add.u32", c0, k.iop("div.u32", i, hw));
-            Reg v = k.reg(PtxType.F32), ga = k.reg(PtxType.F32), be = k.reg(PtxType.F32);
-            k.op("ld.global.f32", v, at(k.addr(xg, i, 4)));
+        k.gridStride(k.iop("mul.lo.s32", ch, hw), i -> {
+            Reg c = k.iop("div.u32", i, hw);
+            Reg sp = k.addr(stats, k.iop("shl.b32", k.iop("div.u32", c, cpg), 1), 4);
+            Reg v = k.reg(PtxType.F32), mean = k.reg(PtxType.F32), rstd = k.reg(PtxType.F32), ga = k.reg(PtxType.F32), be = k.reg(PtxType.F32);
+            k.op("ld.global.f32", v, at(k.addr(x, i, 4)));
+            k.op("ld.global.f32", mean, at(sp));
+            k.op("ld.global.f32", rstd, at(sp, 4));
             k.op("ld.global.f32", ga, at(k.addr(gamma, c, 4)));
             k.op("ld.global.f32", be, at(k.addr(beta, c, 4)));
             Reg r = k.fop("sub.f32", v, mean);
-            k.op("mul.f32", r, r, inv);
+            k.op("mul.f32", r, r, rstd);
             k.op("fma.rn.f32", r, r, ga, be);
-            Reg s = k.reg(PtxType.F32);
-            ElementwiseKernels.silu(k, s, r);
-            k.op("selp.f32", r, s, r, doSilu);
-            k.op("st.global.f32", at(k.addr(yg, i, 4)), r);
+            Reg sl = k.reg(PtxType.F32);
+            ElementwiseKernels.silu(k, sl, r);
+            k.op("selp.f32", r, sl, r, doSilu);
+            k.op("st.global.f32", at(k.addr(y, i, 4)), r);
         });
         return k;
     }

@@ -165,6 +165,8 @@ public final class GpuCheck {
                 norms(r, 5, 40);
                 groupNorm(r, 64, 33, 17, 32);
                 groupNorm(r, 12, 9, 7, 4);
+                groupNorm(r, 64, 160, 161, 8);   // 13 partial blocks per group
+                groupNorm(r, 32, 300, 257, 32);
             }
             case "elementwise" -> {
                 elementwise(r, 10_000);

@@ -84,8 +84,22 @@ class PtxAssembleTest {
     }
 
     @Test
-    void attentionDynamicSharedMemoryFitsTheOptInLimit() {
+    void dynamicSharedMemoryFitsTheOptInLimit() {
         for (AttentionKernel.Config c : AttentionKernel.allConfigs())
             assertTrue(c.smemBytes() <= 232_448, c.entry() + " needs " + c.smemBytes() + " B of shared memory");
+        for (GemmKernel.Config c : GemmKernel.allConfigs())
+            assertTrue(c.dynamicSmem() <= 232_448, c.entry() + " needs " + c.dynamicSmem() + " B of shared memory");
+    }
+
+    @Test
+    void wgmmaVariantsAreTheDefaultOnlyForBf16Operands() {
+        for (GemmKernel.Epilogue e : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.ADD, GemmKernel.Epilogue.SWIGLU}) {
+            GemmKernel.Config w = GemmKernel.wgmmaConfig(e);
+            assertTrue(w.wgmma() && w.a() == GemmKernel.ASource.BF16 && !w.bF32() && w.epi() == e, w.entry());
+            assertEquals("sm_90a", w.target());
+            assertEquals("sm_90", GemmKernel.config(GemmKernel.ASource.DENSE, true, GemmKernel.Epilogue.STORE, true).target());
+        }
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new GemmKernel.Config(128, 128, 8, 1,
+                GemmKernel.ASource.DENSE, false, GemmKernel.Epilogue.STORE, true, 64, 4, true));
     }
 }
