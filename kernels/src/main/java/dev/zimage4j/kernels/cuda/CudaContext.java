@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import static dev.zimage4j.kernels.cuda.CudaDriver.check;
 import static dev.zimage4j.kernels.cuda.CudaDriver.rethrow;
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -20,6 +21,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * {@link #makeCurrent()} first; do not drive one context from virtual threads.
  */
 public final class CudaContext implements AutoCloseable {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(CudaContext.class.getName());
 
     /** CUjit_option ids (cuda.h). */
     private static final int JIT_WALL_TIME = 2, JIT_INFO_LOG = 3, JIT_INFO_LOG_SIZE = 4, JIT_ERROR_LOG = 5,
@@ -251,7 +253,11 @@ public final class CudaContext implements AutoCloseable {
      */
     public LoadedModule load(String ptx, String entry, int dynamicSmemBytes) {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment image = a.allocateFrom(ptx, StandardCharsets.US_ASCII);
+            long t0 = System.nanoTime(); // wall time includes linking on a cache miss: the full cold-start cost
+            KernelCache.Key cacheKey = kernelCache == null ? null
+                    : KernelCache.key(ptx, CubinLinker.JIT_OPTIONS, driverVersion, computeCapability(), deviceName);
+            byte[] cubin = cachedOrLinkedCubin(cacheKey, ptx, entry);
+            MemorySegment image = cubin != null ? a.allocateFrom(JAVA_BYTE, cubin) : a.allocateFrom(ptx, StandardCharsets.US_ASCII);
             MemorySegment info = a.allocate(LOG_BYTES), err = a.allocate(LOG_BYTES);
             int[] ids = {JIT_INFO_LOG, JIT_INFO_LOG_SIZE, JIT_ERROR_LOG, JIT_ERROR_LOG_SIZE, JIT_LOG_VERBOSE, JIT_WALL_TIME};
             MemorySegment opts = a.allocate(JAVA_INT, ids.length);
@@ -264,8 +270,14 @@ public final class CudaContext implements AutoCloseable {
             vals.setAtIndex(JAVA_LONG, 4, 1);
             vals.setAtIndex(JAVA_LONG, 5, 0);
             MemorySegment pmod = a.allocate(ADDRESS);
-            long t0 = System.nanoTime();
             int r = (int) CudaDriver.cuModuleLoadDataEx.invokeExact(pmod, image, ids.length, opts, vals);
+            if (r != 0 && cubin != null) {
+                // a cached or linked cubin the driver refuses: drop it and JIT the PTX (its error log is then the real one)
+                LOG.warning("kernel cache: the driver refused the cubin of " + entry + " (" + CudaDriver.errorName(r) + "); compiling its PTX");
+                kernelCache.evict(cacheKey);
+                image = a.allocateFrom(ptx, StandardCharsets.US_ASCII);
+                r = (int) CudaDriver.cuModuleLoadDataEx.invokeExact(pmod, image, ids.length, opts, vals);
+            }
             double wallMs = (System.nanoTime() - t0) / 1e6;
             check(r, "cuModuleLoadDataEx(" + entry + ")", "JIT error log: " + err.getString(0).strip());
             float jitMs = Float.intBitsToFloat((int) vals.getAtIndex(JAVA_LONG, 5));
@@ -284,6 +296,32 @@ public final class CudaContext implements AutoCloseable {
             return new LoadedModule(module, fn, entry, wallMs, jitMs, regs, local, info.getString(0).strip());
         } catch (Throwable t) {
             throw rethrow(t);
+        }
+    }
+
+    /** Compiled kernels kept between processes ({@link KernelCache#fromSystem}); null when disabled. */
+    private final KernelCache kernelCache = KernelCache.fromSystem().orElse(null);
+
+    /** The kernel cache of this context, or null when it is off ({@code ZIMAGE_KERNEL_CACHE=off}). */
+    public KernelCache kernelCache() {
+        return kernelCache;
+    }
+
+    /**
+     * The cubin of {@code ptx}: from the kernel cache, else linked now and stored; null when the cache is off
+     * or linking fails (the caller then JIT-compiles the PTX, which reports the error with its log).
+     */
+    private byte[] cachedOrLinkedCubin(KernelCache.Key key, String ptx, String entry) {
+        if (key == null) return null;
+        var hit = kernelCache.get(key);
+        if (hit.isPresent()) return hit.get();
+        try {
+            CubinLinker.Linked linked = CubinLinker.link(ptx, entry);
+            kernelCache.put(key, linked.cubin());
+            return linked.cubin();
+        } catch (RuntimeException | LinkageError e) {
+            LOG.warning("kernel cache: linking " + entry + " to a cubin failed (" + e.getMessage() + "); compiling its PTX without caching");
+            return null;
         }
     }
 
