@@ -2,6 +2,7 @@ package dev.zimage4j.kernels.cpu;
 
 import dev.zimage4j.kernels.AttentionSpec;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 import static dev.zimage4j.kernels.cpu.Gemm.L;
@@ -128,23 +129,17 @@ final class Attention {
             mx = Math.max(mx, x);
         }
         float mNew = Math.max(m[r], mx);
-        float corr = (float) Math.exp(m[r] - mNew);
+        float corr = VecMath.exp(m[r] - mNew);
         FloatVector vmn = FloatVector.broadcast(S, mNew);
         FloatVector sum = FloatVector.zero(S);
-        j = 0;
-        for (int bound = S.loopBound(valid); j < bound; j += L) {
-            FloatVector p = FloatVector.fromArray(S, s, so + j).sub(vmn).lanewise(VectorOperators.EXP);
-            sum = sum.add(p);
-            p.intoArray(s, so + j);
-        }
-        float tail = 0f;
-        for (; j < valid; j++) {
-            float p = (float) Math.exp(s[so + j] - mNew);
-            tail += p;
-            s[so + j] = p;
+        for (j = 0; j < valid; j += L) {
+            VectorMask<Float> mk = VecMath.tail(j, valid);
+            FloatVector p = VecMath.exp(FloatVector.fromArray(S, s, so + j, mk).sub(vmn));
+            sum = sum.add(p, mk);
+            p.intoArray(s, so + j, mk);
         }
         for (j = valid; j < n; j++) s[so + j] = 0f;
-        l[r] = l[r] * corr + sum.reduceLanes(VectorOperators.ADD) + tail;
+        l[r] = l[r] * corr + VecMath.sumLanes(sum);
         m[r] = mNew;
         if (corr != 1f) {
             FloatVector vc = FloatVector.broadcast(S, corr);

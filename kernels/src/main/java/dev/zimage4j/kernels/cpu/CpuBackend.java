@@ -8,7 +8,7 @@ import dev.zimage4j.kernels.Tensor;
 import dev.zimage4j.kernels.Weight;
 import dev.zimage4j.safetensors.TensorView;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorMask;
 
 import java.util.Arrays;
 
@@ -220,7 +220,7 @@ public final class CpuBackend implements Backend {
         parallelRows(x.rows(), rowGrain(d), (lo, hi) -> {
             for (int r = lo; r < hi; r++) {
                 int xo = x.offset + r * d, yo = y.offset + r * d;
-                float inv = (float) (1.0 / Math.sqrt(sumSquares(x.data, xo, d) / d + eps));
+                float inv = (float) (1.0 / Math.sqrt(VecMath.sumSquaredDeviations(x.data, xo, d, 0f) / d + eps));
                 FloatVector vi = FloatVector.broadcast(S, inv);
                 int j = 0;
                 for (int bound = S.loopBound(d); j < bound; j += L) {
@@ -247,8 +247,8 @@ public final class CpuBackend implements Backend {
         parallelRows(x.rows(), rowGrain(d), (lo, hi) -> {
             for (int r = lo; r < hi; r++) {
                 int xo = x.offset + r * d, yo = y.offset + r * d;
-                float mean = sum(x.data, xo, d) / d;
-                float var = sumSquaredDeviations(x.data, xo, d, mean) / d;
+                float mean = VecMath.sum(x.data, xo, d) / d;
+                float var = VecMath.sumSquaredDeviations(x.data, xo, d, mean) / d;
                 float inv = (float) (1.0 / Math.sqrt(var + eps));
                 FloatVector vi = FloatVector.broadcast(S, inv), vm = FloatVector.broadcast(S, mean);
                 int j = 0;
@@ -281,12 +281,12 @@ public final class CpuBackend implements Backend {
             CpuTensor g = colVector(op + " gate", gateT, d);
             if (colScratch.length < d) colScratch = new float[d];
             gw = colScratch;
-            for (int j = 0; j < d; j++) gw[j] = (float) Math.tanh(g.data[g.offset + j]) * w[j];
+            for (int j = 0; j < d; j++) gw[j] = (float) StrictMath.tanh(g.data[g.offset + j]) * w[j];
         }
         parallelRows(x.rows(), rowGrain(d), (lo, hi) -> {
             for (int r = lo; r < hi; r++) {
                 int xo = x.offset + r * d, ho = h.offset + r * d;
-                float inv = (float) (1.0 / Math.sqrt(sumSquares(h.data, ho, d) / d + eps));
+                float inv = (float) (1.0 / Math.sqrt(VecMath.sumSquaredDeviations(h.data, ho, d, 0f) / d + eps));
                 FloatVector vi = FloatVector.broadcast(S, inv);
                 int j = 0;
                 for (int bound = S.loopBound(d); j < bound; j += L) {
@@ -311,10 +311,10 @@ public final class CpuBackend implements Backend {
         pool.run(groups, (g, wk) -> {
             int base = g * per * hw, n = per * hw;
             double s = 0;
-            for (int o = 0; o < n; o += 4096) s += sum(x.data, x.offset + base + o, Math.min(4096, n - o));
+            for (int o = 0; o < n; o += 4096) s += VecMath.sum(x.data, x.offset + base + o, Math.min(4096, n - o));
             float mean = (float) (s / n);
             double v = 0;
-            for (int o = 0; o < n; o += 4096) v += sumSquaredDeviations(x.data, x.offset + base + o, Math.min(4096, n - o), mean);
+            for (int o = 0; o < n; o += 4096) v += VecMath.sumSquaredDeviations(x.data, x.offset + base + o, Math.min(4096, n - o), mean);
             float inv = (float) (1.0 / Math.sqrt(v / n + eps));
             for (int ch = g * per; ch < (g + 1) * per; ch++) {
                 float a = inv * gamma[ch], b = beta[ch] - mean * a;
@@ -333,19 +333,13 @@ public final class CpuBackend implements Backend {
                 float mx = Float.NEGATIVE_INFINITY;
                 for (int j = 0; j < d; j++) mx = Math.max(mx, x.data[o + j]);
                 FloatVector vm = FloatVector.broadcast(S, mx), sum = FloatVector.zero(S);
-                int j = 0;
-                for (int bound = S.loopBound(d); j < bound; j += L) {
-                    FloatVector p = FloatVector.fromArray(S, x.data, o + j).sub(vm).lanewise(VectorOperators.EXP);
-                    sum = sum.add(p);
-                    p.intoArray(x.data, o + j);
+                for (int j = 0; j < d; j += L) {
+                    VectorMask<Float> m = VecMath.tail(j, d);
+                    FloatVector p = VecMath.exp(FloatVector.fromArray(S, x.data, o + j, m).sub(vm));
+                    sum = sum.add(p, m);
+                    p.intoArray(x.data, o + j, m);
                 }
-                float tail = 0;
-                for (; j < d; j++) {
-                    float p = (float) Math.exp(x.data[o + j] - mx);
-                    tail += p;
-                    x.data[o + j] = p;
-                }
-                float inv = 1f / (sum.reduceLanes(VectorOperators.ADD) + tail);
+                float inv = 1f / VecMath.sumLanes(sum);
                 scaleInPlace(x.data, o, d, inv);
             }
         });
@@ -389,10 +383,11 @@ public final class CpuBackend implements Backend {
         int dim = y.numel, half = dim / 2;
         float s = tv.data[tv.offset] * tScale;
         for (int k = 0; k < half; k++) {
-            float f = (float) Math.exp(-Math.log(maxPeriod) * k / half);
+            // StrictMath: a fixed algorithm, so the embedding is bitwise the same in every JIT tier.
+            float f = (float) StrictMath.exp(-StrictMath.log(maxPeriod) * k / half);
             float arg = s * f;
-            y.data[y.offset + k] = (float) Math.cos(arg);
-            y.data[y.offset + half + k] = (float) Math.sin(arg);
+            y.data[y.offset + k] = (float) StrictMath.cos(arg);
+            y.data[y.offset + half + k] = (float) StrictMath.sin(arg);
         }
         if (dim % 2 == 1) y.data[y.offset + dim - 1] = 0f;
     }
@@ -574,19 +569,14 @@ public final class CpuBackend implements Backend {
         parallelRows(n, 1 << 16, body);
     }
 
-    /** {@code y = f(a·x + b)} with f = SiLU or identity; {@code y} may alias {@code x}. */
+    /** {@code y = f(a·x + b)} with f = SiLU or identity; {@code y} may alias {@code x}. The tail runs masked, same code. */
     private static void affine(float[] y, int yo, float[] x, int xo, int n, float a, float b, boolean silu) {
         FloatVector va = FloatVector.broadcast(S, a), vb = FloatVector.broadcast(S, b);
-        int j = 0;
-        for (int bound = S.loopBound(n); j < bound; j += L) {
-            FloatVector v = FloatVector.fromArray(S, x, xo + j).fma(va, vb);
-            if (silu) v = v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
-            v.intoArray(y, yo + j);
-        }
-        for (; j < n; j++) {
-            float v = Math.fma(x[xo + j], a, b);
-            if (silu) v = v / (1f + (float) Math.exp(-v));
-            y[yo + j] = v;
+        for (int j = 0; j < n; j += L) {
+            VectorMask<Float> m = VecMath.tail(j, n);
+            FloatVector v = FloatVector.fromArray(S, x, xo + j, m).fma(va, vb);
+            if (silu) v = VecMath.silu(v);
+            v.intoArray(y, yo + j, m);
         }
     }
 
@@ -595,42 +585,6 @@ public final class CpuBackend implements Backend {
         int j = 0;
         for (int bound = S.loopBound(n); j < bound; j += L) FloatVector.fromArray(S, x, o + j).mul(vs).intoArray(x, o + j);
         for (; j < n; j++) x[o + j] *= s;
-    }
-
-    static float sum(float[] x, int o, int n) {
-        FloatVector acc = FloatVector.zero(S);
-        int j = 0;
-        for (int bound = S.loopBound(n); j < bound; j += L) acc = acc.add(FloatVector.fromArray(S, x, o + j));
-        float s = acc.reduceLanes(VectorOperators.ADD);
-        for (; j < n; j++) s += x[o + j];
-        return s;
-    }
-
-    static float sumSquares(float[] x, int o, int n) {
-        FloatVector acc = FloatVector.zero(S);
-        int j = 0;
-        for (int bound = S.loopBound(n); j < bound; j += L) {
-            FloatVector v = FloatVector.fromArray(S, x, o + j);
-            acc = v.fma(v, acc);
-        }
-        float s = acc.reduceLanes(VectorOperators.ADD);
-        for (; j < n; j++) s += x[o + j] * x[o + j];
-        return s;
-    }
-
-    static float sumSquaredDeviations(float[] x, int o, int n, float mean) {
-        FloatVector acc = FloatVector.zero(S), vm = FloatVector.broadcast(S, mean);
-        int j = 0;
-        for (int bound = S.loopBound(n); j < bound; j += L) {
-            FloatVector v = FloatVector.fromArray(S, x, o + j).sub(vm);
-            acc = v.fma(v, acc);
-        }
-        float s = acc.reduceLanes(VectorOperators.ADD);
-        for (; j < n; j++) {
-            float v = x[o + j] - mean;
-            s += v * v;
-        }
-        return s;
     }
 
     private static CpuTensor t(Tensor t, String op) {

@@ -1,7 +1,7 @@
 package dev.zimage4j.kernels.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -135,15 +135,9 @@ final class Gemm {
 
     /** {@code g[go..go+n) = silu(g) ⊙ u[uo..uo+n)}. */
     static void swiglu(float[] g, int go, float[] u, int uo, int n) {
-        int j = 0;
-        for (int bound = S.loopBound(n); j < bound; j += L) {
-            FloatVector x = FloatVector.fromArray(S, g, go + j);
-            FloatVector sig = x.neg().lanewise(VectorOperators.EXP).add(1f);
-            x.div(sig).mul(FloatVector.fromArray(S, u, uo + j)).intoArray(g, go + j);
-        }
-        for (; j < n; j++) {
-            float x = g[go + j];
-            g[go + j] = x / (1f + (float) Math.exp(-x)) * u[uo + j];
+        for (int j = 0; j < n; j += L) {
+            VectorMask<Float> m = VecMath.tail(j, n);
+            VecMath.silu(FloatVector.fromArray(S, g, go + j, m)).mul(FloatVector.fromArray(S, u, uo + j, m)).intoArray(g, go + j, m);
         }
     }
 
