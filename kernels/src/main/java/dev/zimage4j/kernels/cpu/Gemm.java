@@ -194,13 +194,18 @@ final class Gemm {
                 if (mr == MR && nr == NR) {
                     kernel(kc, aa, aOff, aLd, bp, bo + jr * bDepth, c, ci, ldc, bias, j0 + jr, acc);
                 } else {
-                    kernel(kc, aa, aOff, aLd, bp, bo + jr * bDepth, tile, 0, NR, null, 0, false);
+                    // Through the tile, in the same operation order as the full path (start from C, fused
+                    // multiply-adds, then the bias), so a value does not depend on where M and N end.
+                    if (acc) {
+                        java.util.Arrays.fill(tile, 0f);
+                        for (int r = 0; r < mr; r++) System.arraycopy(c, ci + r * ldc, tile, r * NR, nr);
+                    }
+                    kernel(kc, aa, aOff, aLd, bp, bo + jr * bDepth, tile, 0, NR, null, 0, acc);
                     for (int r = 0; r < mr; r++) {
                         for (int j = 0; j < nr; j++) {
                             float v = tile[r * NR + j];
                             if (bias != null) v += bias[j0 + jr + j];
-                            int idx = ci + r * ldc + j;
-                            c[idx] = acc ? c[idx] + v : v;
+                            c[ci + r * ldc + j] = v;
                         }
                     }
                 }

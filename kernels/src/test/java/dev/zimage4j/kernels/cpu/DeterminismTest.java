@@ -130,6 +130,31 @@ class DeterminismTest {
         }
     }
 
+    /** A row of {@code x·wᵀ (+ bias)} is bitwise the same whether it falls in a full or an edge micro-tile. */
+    @Test
+    void linearRowsDoNotDependOnTheNumberOfRows() {
+        Random r = new Random(7);
+        int k = 2 * Gemm.KC + 17, n = 2 * Gemm.NR + 3, rows = 2 * Gemm.MR + 3;
+        float[] xv = Weights.random(r, rows * k, 1f), y0 = Weights.random(r, rows * n, 1f);
+        try (CpuBackend b = new CpuBackend(THREADS)) {
+            Weight w = b.weight(Weights.of("w", DType.BF16, Weights.random(r, n * k, 0.1f), n, k), 1f);
+            Weight bias = b.weight(Weights.of("bias", DType.F32, Weights.random(r, n, 1f), n), 1f);
+            for (boolean add : new boolean[]{false, true}) {
+                Tensor all = tensor(b, y0, rows, n);
+                if (add) b.linearAdd(all, tensor(b, xv, rows, k), w, bias);
+                else b.linear(all, tensor(b, xv, rows, k), w, bias);
+                float[] want = get(b, all);
+                for (int m = 1; m < rows; m++) {
+                    Tensor part = tensor(b, java.util.Arrays.copyOf(y0, m * n), m, n);
+                    if (add) b.linearAdd(part, tensor(b, java.util.Arrays.copyOf(xv, m * k), m, k), w, bias);
+                    else b.linear(part, tensor(b, java.util.Arrays.copyOf(xv, m * k), m, k), w, bias);
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(java.util.Arrays.copyOf(want, m * n), get(b, part),
+                            (add ? "linearAdd" : "linear") + " with " + m + " rows");
+                }
+            }
+        }
+    }
+
     @Test
     void expIsWithinTwoUlpOfMathExp() {
         int worst = 0;
