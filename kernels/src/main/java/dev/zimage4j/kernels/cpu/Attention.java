@@ -132,7 +132,13 @@ final class Attention {
         float corr = VecMath.exp(m[r] - mNew);
         FloatVector vmn = FloatVector.broadcast(S, mNew);
         FloatVector sum = FloatVector.zero(S);
-        for (j = 0; j < valid; j += L) {
+        j = 0;
+        for (int bound = S.loopBound(valid); j < bound; j += L) {
+            FloatVector p = VecMath.exp(FloatVector.fromArray(S, s, so + j).sub(vmn));
+            sum = sum.add(p);
+            p.intoArray(s, so + j);
+        }
+        if (j < valid) { // the same code, masked: a value does not depend on where the tail starts
             VectorMask<Float> mk = VecMath.tail(j, valid);
             FloatVector p = VecMath.exp(FloatVector.fromArray(S, s, so + j, mk).sub(vmn));
             sum = sum.add(p, mk);

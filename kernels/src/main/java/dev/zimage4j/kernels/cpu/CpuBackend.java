@@ -333,7 +333,13 @@ public final class CpuBackend implements Backend {
                 float mx = Float.NEGATIVE_INFINITY;
                 for (int j = 0; j < d; j++) mx = Math.max(mx, x.data[o + j]);
                 FloatVector vm = FloatVector.broadcast(S, mx), sum = FloatVector.zero(S);
-                for (int j = 0; j < d; j += L) {
+                int j = 0;
+                for (int bound = S.loopBound(d); j < bound; j += L) {
+                    FloatVector p = VecMath.exp(FloatVector.fromArray(S, x.data, o + j).sub(vm));
+                    sum = sum.add(p);
+                    p.intoArray(x.data, o + j);
+                }
+                if (j < d) {
                     VectorMask<Float> m = VecMath.tail(j, d);
                     FloatVector p = VecMath.exp(FloatVector.fromArray(S, x.data, o + j, m).sub(vm));
                     sum = sum.add(p, m);
@@ -572,11 +578,15 @@ public final class CpuBackend implements Backend {
     /** {@code y = f(a·x + b)} with f = SiLU or identity; {@code y} may alias {@code x}. The tail runs masked, same code. */
     private static void affine(float[] y, int yo, float[] x, int xo, int n, float a, float b, boolean silu) {
         FloatVector va = FloatVector.broadcast(S, a), vb = FloatVector.broadcast(S, b);
-        for (int j = 0; j < n; j += L) {
+        int j = 0;
+        for (int bound = S.loopBound(n); j < bound; j += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xo + j).fma(va, vb);
+            (silu ? VecMath.silu(v) : v).intoArray(y, yo + j);
+        }
+        if (j < n) {
             VectorMask<Float> m = VecMath.tail(j, n);
             FloatVector v = FloatVector.fromArray(S, x, xo + j, m).fma(va, vb);
-            if (silu) v = VecMath.silu(v);
-            v.intoArray(y, yo + j, m);
+            (silu ? VecMath.silu(v) : v).intoArray(y, yo + j, m);
         }
     }
 

@@ -135,7 +135,10 @@ final class Gemm {
 
     /** {@code g[go..go+n) = silu(g) ⊙ u[uo..uo+n)}. */
     static void swiglu(float[] g, int go, float[] u, int uo, int n) {
-        for (int j = 0; j < n; j += L) {
+        int j = 0;
+        for (int bound = S.loopBound(n); j < bound; j += L)
+            VecMath.silu(FloatVector.fromArray(S, g, go + j)).mul(FloatVector.fromArray(S, u, uo + j)).intoArray(g, go + j);
+        if (j < n) {
             VectorMask<Float> m = VecMath.tail(j, n);
             VecMath.silu(FloatVector.fromArray(S, g, go + j, m)).mul(FloatVector.fromArray(S, u, uo + j, m)).intoArray(g, go + j, m);
         }
