@@ -77,15 +77,17 @@ public final class RandomCheckpoint implements Checkpoint {
         }
         float half = (float) (Math.sqrt(3) * std) * 0x1p-23f; // uniform in [-√3 std, √3 std] from 24 random bits
         long s = seed ^ RandomInit.hash(v.name()) ^ (chunk * 0x9E3779B97F4A7C15L);
-        for (long i = start; i < end; i++) {
+        short[] buf = new short[(int) (end - start)];
+        for (int i = 0; i < buf.length; i++) {
             s += 0x9E3779B97F4A7C15L;
             long z = s;
             z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
             z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
             z ^= z >>> 31;
-            float u = ((int) (z >>> 40) - (1 << 23)) * half;
-            d.setAtIndex(ValueLayout.JAVA_SHORT, i, FloatConversion.floatToBf16(u));
+            int bits = Float.floatToRawIntBits(((int) (z >>> 40) - (1 << 23)) * half);
+            buf[i] = (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16); // round to nearest even (finite values only)
         }
+        MemorySegment.copy(buf, 0, d, ValueLayout.JAVA_SHORT, 2 * start, buf.length);
     }
 
     /** Bytes held (bf16). */
