@@ -270,10 +270,6 @@ public final class CudaBackend implements Backend {
     private MemorySegment staging(long bytes) {
         if (staging == null || staging.byteSize() < bytes) {
             if (staging != null) cu.freeHost(staging);
-        if (uploadRing != null) {
-            for (MemorySegment m : uploadRing) cu.freeHost(m);
-            for (MemorySegment e : uploadDone) cu.eventDestroy(e);
-        }
             staging = cu.mallocHost(Math.max(bytes, 1 << 20));
         }
         return staging;
@@ -339,7 +335,7 @@ public final class CudaBackend implements Backend {
         if (!vector && stored.dtype() == DType.BF16 && scale == 1f) {
             uploadStaged(p, stored.data(), bytes); // already the device format
         } else {
-            try (Arena a = Arena.ofConfined()) {
+            try (Arena a = Arena.ofShared()) { // shared: uploadStaged copies it from several threads
                 MemorySegment host = a.allocate(bytes, 16);
                 float[] chunk = new float[(int) Math.min(n, 1 << 20)];
                 for (long i = 0; i < n; i += chunk.length) {
