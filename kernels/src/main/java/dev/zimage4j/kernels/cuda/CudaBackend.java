@@ -638,8 +638,12 @@ public final class CudaBackend implements Backend {
 
     // ------------------------------------------------------------------ norms
 
-    private void rowwise(RowKernels.Kind kind, long rows, Object... args) {
-        CudaContext.LoadedModule m = kernel(kind.name().toLowerCase(), 0, () -> RowKernels.generate(kind));
+    /** A row kernel; the vec4 variant when the columns come in quads and every pointer argument is 16-B aligned. */
+    private void rowwise(RowKernels.Kind kind, long rows, int cols, Object... args) {
+        boolean vec4 = cols % 4 == 0;
+        for (Object o : args) if (o instanceof Long p && p % 16 != 0) vec4 = false;
+        boolean v4 = vec4;
+        CudaContext.LoadedModule m = kernel(kind.name().toLowerCase() + (v4 ? "_vec4" : ""), 0, () -> RowKernels.generate(kind, v4));
         launch(m, (int) ((rows + RowKernels.WARPS - 1) / RowKernels.WARPS), 1, 1, RowKernels.BLOCK, 0, args);
     }
 
@@ -650,7 +654,7 @@ public final class CudaBackend implements Backend {
         CudaWeight wc = w(wt);
         requireShape("rmsNorm", y.numel() == x.numel() && y.cols() == x.cols() && wc.numel() == x.cols() && wc.f32
                 && (scale == null || scale.numel() == x.cols()), "y", y.shape, "x", x.shape, "w", wc.shape, "scale", scale == null ? "null" : scale.shape());
-        rowwise(RowKernels.Kind.RMS_NORM, x.rows(), y.ptr(), x.ptr(), wc.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
+        rowwise(RowKernels.Kind.RMS_NORM, x.rows(), x.cols(), y.ptr(), x.ptr(), wc.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
     }
 
     @Override
@@ -659,7 +663,7 @@ public final class CudaBackend implements Backend {
         CudaTensor y = t(yT), x = t(xT);
         requireShape("layerNorm", y.numel() == x.numel() && y.cols() == x.cols() && (scale == null || scale.numel() == x.cols()),
                 "y", y.shape, "x", x.shape, "scale", scale == null ? "null" : scale.shape());
-        rowwise(RowKernels.Kind.LAYER_NORM, x.rows(), y.ptr(), x.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
+        rowwise(RowKernels.Kind.LAYER_NORM, x.rows(), x.cols(), y.ptr(), x.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
     }
 
     @Override
@@ -669,7 +673,7 @@ public final class CudaBackend implements Backend {
         CudaWeight wc = w(wt);
         requireShape("gatedResidualRmsNorm", x.numel() == h.numel() && x.cols() == h.cols() && wc.numel() == x.cols() && wc.f32
                 && (gate == null || gate.numel() == x.cols()), "x", x.shape, "h", h.shape, "w", wc.shape, "gate", gate == null ? "null" : gate.shape());
-        rowwise(RowKernels.Kind.GATED_RESIDUAL, x.rows(), x.ptr(), h.ptr(), wc.ptr(), ptrOrZero(gate), x.rows(), x.cols(), eps);
+        rowwise(RowKernels.Kind.GATED_RESIDUAL, x.rows(), x.cols(), x.ptr(), h.ptr(), wc.ptr(), ptrOrZero(gate), x.rows(), x.cols(), eps);
     }
 
     @Override
@@ -698,7 +702,7 @@ public final class CudaBackend implements Backend {
     public void softmax(Tensor xT) {
         enter();
         CudaTensor x = t(xT);
-        rowwise(RowKernels.Kind.SOFTMAX, x.rows(), x.ptr(), x.rows(), x.cols());
+        rowwise(RowKernels.Kind.SOFTMAX, x.rows(), x.cols(), x.ptr(), x.rows(), x.cols());
     }
 
     // ------------------------------------------------------------------ positional
