@@ -144,9 +144,9 @@ public final class BenchRealCommand implements Command {
                 double textMs = medianOf(stages, "text"), vaeMs = medianOf(stages, "vae"), denoiseMs = medianOf(stages, "denoise");
                 double[] stepMs = new double[steps];
                 for (int k = 0; k < steps; k++) stepMs[k] = medianOf(stages, "step " + (k + 1));
-                double[] a = ANCHORS.get(side);
+                double[] a = steps == 8 ? ANCHORS.get(side) : null; // the anchors are 8-step figures
                 String vs = a == null ? "" : String.format("  (diffusers eager %.2f s: %.2f×; torch.compile %.2f s: %.2f×)", a[0], warm / a[0], a[1], warm / a[1]);
-                summary.add(String.format("%d² 8-step txt2img warm median %.3f s%s", side, warm, vs));
+                summary.add(String.format("%d² %d-step txt2img warm median %.3f s%s", side, steps, warm, vs));
                 summary.add(String.format("  text encoder %.1f ms (%d tokens; diffusers %.1f ms at 512 padded tokens)", textMs, tokens(pipe, prompt), ANCHOR_TEXT_MS));
                 summary.add(String.format("  DiT steps (ms, medians): %s; mean %.1f ms/step%s", fmtSteps(stepMs), denoiseMs / steps,
                         a == null ? "" : String.format(" (diffusers DiT forward %.1f ms: %.2f×)", a[2], denoiseMs / steps / a[2])));
