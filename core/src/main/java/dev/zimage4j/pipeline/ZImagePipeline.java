@@ -107,13 +107,7 @@ public final class ZImagePipeline implements ImageGenerator {
             opened.add(vae);
             lap(ms, "vae", t0);
 
-            DitConfig dc = dit.config();
-            if (dc.capFeatDim() != text.config().hiddenSize())
-                throw new ModelLoadException("the text encoder's hidden size " + text.config().hiddenSize() + " (" + files.textEncoder()
-                        + ") does not match the DiT's cap_feat_dim " + dc.capFeatDim() + " (" + files.transformer() + ")");
-            if (dc.inChannels() != vae.config().latentChannels())
-                throw new ModelLoadException("the VAE's latent_channels " + vae.config().latentChannels() + " (" + files.vae()
-                        + ") does not match the DiT's in_channels " + dc.inChannels());
+            checkFit(text, files.textEncoder().toString(), dit, files.transformer().toString(), vae, files.vae().toString());
             return new ZImagePipeline(files.id(), backend, new PromptEncoder(tokenizer), text, dit, vae, sched, options, ms);
         } catch (RuntimeException | IOException e) {
             for (AutoCloseable c : opened.reversed()) {
@@ -126,6 +120,31 @@ public final class ZImagePipeline implements ImageGenerator {
             if (e instanceof ModelLoadException m) throw m;
             throw new ModelLoadException("cannot load model " + files.id() + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A pipeline over components already loaded (e.g. from in-memory random checkpoints for benchmarks), with
+     * the bundled tokenizer and the Turbo scheduler. The pipeline owns the components from here on.
+     *
+     * @param loadMillis wall time of each loading stage, reported by {@link #loadMillis()}
+     * @throws ModelLoadException when the components do not fit together
+     */
+    public static ZImagePipeline of(String modelId, Qwen3TextEncoder text, ZImageTransformer dit, Vae vae, Backend backend,
+                                    PipelineOptions options, Map<String, Double> loadMillis) {
+        checkFit(text, "text encoder", dit, "transformer", vae, "vae");
+        return new ZImagePipeline(modelId, backend, new PromptEncoder(QwenTokenizer.bundled()), text, dit, vae,
+                SchedulerConfig.turbo(), options, new LinkedHashMap<>(loadMillis));
+    }
+
+    private static void checkFit(Qwen3TextEncoder text, String textSource, ZImageTransformer dit, String ditSource,
+                                 Vae vae, String vaeSource) {
+        DitConfig dc = dit.config();
+        if (dc.capFeatDim() != text.config().hiddenSize())
+            throw new ModelLoadException("the text encoder's hidden size " + text.config().hiddenSize() + " (" + textSource
+                    + ") does not match the DiT's cap_feat_dim " + dc.capFeatDim() + " (" + ditSource + ")");
+        if (dc.inChannels() != vae.config().latentChannels())
+            throw new ModelLoadException("the VAE's latent_channels " + vae.config().latentChannels() + " (" + vaeSource
+                    + ") does not match the DiT's in_channels " + dc.inChannels());
     }
 
     private static long lap(Map<String, Double> ms, String stage, long t0) {
