@@ -102,8 +102,9 @@ public final class ZImagePipeline implements ImageGenerator {
             ZImageTransformer dit = loadDit(files, backend);
             opened.add(dit);
             t0 = lap(ms, "transformer", t0);
-            Vae vae = Vae.load(Safetensors.open(files.vae()),
-                    files.vaeConfig() != null ? VaeConfig.fromJson(files.vaeConfig()) : VaeConfig.Z_IMAGE, backend);
+            // the config first: Vae.load owns the checkpoint only once it is called, so a bad config must not follow the open
+            VaeConfig vaeConfig = files.vaeConfig() != null ? VaeConfig.fromJson(files.vaeConfig()) : VaeConfig.Z_IMAGE;
+            Vae vae = Vae.load(Safetensors.open(files.vae()), vaeConfig, backend);
             opened.add(vae);
             lap(ms, "vae", t0);
 
