@@ -1,5 +1,6 @@
 package dev.zimage4j.dit;
 
+import dev.zimage4j.check.TestFixtures;
 import dev.zimage4j.check.AllocFailingBackend;
 import dev.zimage4j.kernels.Backend;
 import dev.zimage4j.kernels.Backends;
@@ -15,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
  * what was already allocated: the resident server lives on after such a request.
  */
 class DitWorkspaceAllocFailureTest {
-    static final Path TINY = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata/tiny-a");
+    static final Path TINY = TestFixtures.tinyA();
 
     @Test
     void aFailedAllocationReleasesTheTensorsAlreadyAllocated() throws Exception {

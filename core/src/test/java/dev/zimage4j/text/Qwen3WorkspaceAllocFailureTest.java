@@ -1,5 +1,6 @@
 package dev.zimage4j.text;
 
+import dev.zimage4j.check.TestFixtures;
 import dev.zimage4j.check.AllocFailingBackend;
 import dev.zimage4j.kernels.Backend;
 import dev.zimage4j.kernels.Backends;
@@ -12,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** An allocation failing part-way through the text encoder's buffers frees those already allocated. */
 class Qwen3WorkspaceAllocFailureTest {
-    static final Path TINY = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata/tiny-a");
+    static final Path TINY = TestFixtures.tinyA();
 
     @Test
     void aFailedAllocationReleasesTheBuffersAlreadyAllocated() throws Exception {

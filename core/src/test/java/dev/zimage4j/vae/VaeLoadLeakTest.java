@@ -1,5 +1,6 @@
 package dev.zimage4j.vae;
 
+import dev.zimage4j.check.TestFixtures;
 import dev.zimage4j.kernels.Backend;
 import dev.zimage4j.kernels.Backends;
 import dev.zimage4j.pipeline.ModelFiles;
@@ -21,7 +22,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** A VAE whose config.json is rejected leaves its weights file unmapped (the checkpoint is not leaked). */
 class VaeLoadLeakTest {
-    static final Path TINY = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata/tiny-a");
+    static final Path TINY = TestFixtures.tinyA();
     static final String BAD_CONFIG = "{\"act_fn\": \"relu\", \"block_out_channels\": [32, 32]}";
 
     @TempDir

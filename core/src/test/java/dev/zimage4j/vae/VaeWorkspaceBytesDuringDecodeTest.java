@@ -1,5 +1,6 @@
 package dev.zimage4j.vae;
 
+import dev.zimage4j.check.TestFixtures;
 import dev.zimage4j.kernels.Backend;
 import dev.zimage4j.kernels.Backends;
 import org.junit.jupiter.api.Test;
@@ -19,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * come at once, not after the decode (seconds at real sizes).
  */
 class VaeWorkspaceBytesDuringDecodeTest {
-    static final Path TINY = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata/tiny-a");
+    static final Path TINY = TestFixtures.tinyA();
 
     @Test
     void workspaceBytesDoesNotWaitForARunningDecode() throws Exception {
