@@ -259,6 +259,7 @@ public final class Engine implements AutoCloseable {
                 if (!k.startsWith("step ")) metrics.observeStage(k, v / 1e3);
             });
             journal.done(job.id(), images);
+            worker.account();
             job.done(images, stages);
             jobFinished(job, "done");
         } catch (CancelledException e) {
@@ -266,6 +267,7 @@ public final class Engine implements AutoCloseable {
                 Log.info("job " + job.id() + " interrupted by shutdown; it stays in the journal and runs again on restart");
             } else {
                 journal.ended(job.id(), Job.State.CANCELLED, e.getMessage());
+                worker.account();
                 job.cancelled(e.getMessage());
                 jobFinished(job, "cancelled");
             }
@@ -273,6 +275,7 @@ public final class Engine implements AutoCloseable {
             String msg = e.getMessage() == null ? e.toString() : e.getMessage();
             Log.info("job " + job.id() + " failed: " + msg);
             journal.ended(job.id(), Job.State.FAILED, msg);
+            worker.account();
             job.failed(msg);
             jobFinished(job, "failed");
         } finally {
@@ -344,7 +347,7 @@ public final class Engine implements AutoCloseable {
      * @param device      the device name ("cuda:0", "cpu")
      * @param state       "starting" (before prewarm is done), "idle", "busy" or "stopped"
      * @param job         the job it runs, or null
-     * @param jobsDone    jobs it finished (done, failed or cancelled)
+     * @param jobsDone    jobs it ran to an end (done, failed, cancelled, or interrupted by shutdown)
      * @param busySeconds time it spent running jobs
      * @param models      models loaded on its device
      */
@@ -480,16 +483,26 @@ public final class Engine implements AutoCloseable {
                 }
                 if (job == null) continue;
                 updatePositions();
+                if (job.state().terminal()) continue;
                 busySince = System.nanoTime();
                 current = job;
                 try {
                     run(job, this);
                 } finally {
-                    busyNanosDone.addAndGet(System.nanoTime() - busySince);
-                    current = null;
-                    jobsDone.incrementAndGet();
+                    account();
                 }
             }
+        }
+
+        /**
+         * Counts the current job into jobs done and busy time; called before the job's end is published, so a
+         * client that sees its job finish also sees it counted. Idempotent per job.
+         */
+        void account() {
+            if (current == null) return;
+            busyNanosDone.addAndGet(System.nanoTime() - busySince);
+            jobsDone.incrementAndGet();
+            current = null;
         }
     }
 }
