@@ -70,8 +70,13 @@ public final class Engine implements AutoCloseable {
         }
         Log.info("workers: " + devices.stream().map(Device::name).toList());
         Path out = EngineConfig.expand(config.outputDir());
-        this.store = new ImageStore(out);
-        this.journal = Journal.open(out.resolve("journal.jsonl"));
+        try {
+            this.store = new ImageStore(out);
+            this.journal = Journal.open(out.resolve("journal.jsonl"));
+        } catch (IOException | RuntimeException e) {
+            closeFactory();  // the devices were opened above
+            throw e;
+        }
         registerGauges();
     }
 

@@ -194,4 +194,15 @@ class MultiWorkerEngineTest {
             assertEquals(Set.of("cpu"), Set.copyOf(one.deviceOfPrompt.values()));
         }
     }
+
+    @Test
+    void devicesFlagOverridesTheConfig() throws Exception {
+        Path cfg = Files.writeString(dir.resolve("c.json"), "{\"devices\": \"cpu\"}");
+        EngineConfig c = ServeCommand.config(new dev.zimage4j.cli.Args(List.of("--config", cfg.toString(), "--devices", "cuda:0, cuda:1"),
+                Set.of("--config", "--devices"), Set.of()));
+        assertEquals(List.of(Device.cuda(0), Device.cuda(1)), c.deviceList());
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.zimage4j.engine.ConfigException.class, () -> ServeCommand.config(
+                new dev.zimage4j.cli.Args(List.of("--devices", "cuda:1,cuda:1"), Set.of("--devices"), Set.of())));
+        assertTrue(e.getMessage().contains("'cuda:1' is listed twice"), e.getMessage());
+    }
 }
