@@ -26,6 +26,13 @@ if [ -n "${ZIMAGE_DIT_CHECK:-}" ]; then
   echo "=== real-size DiT (random weights): GPU vs CPU at 256², GPU timings at 512² and 1024²"
   $JAVA $FLAGS -Xmx8g -cp "$CP" dev.zimage4j.dit.GpuDitCheck ${ZIMAGE_DIT_ARGS:-} 2>&1 | tee "$out/dit.log" || status=1
 fi
+if [ -n "${ZIMAGE_BENCH_REAL:-}" ]; then
+  echo "=== full txt2img at the real sizes, random in-memory weights: process 1 (cold JIT cache), process 2 (warm)"
+  for i in 1 2; do
+    $JAVA $FLAGS -XX:MaxDirectMemorySize=100g -cp "$CP" dev.zimage4j.cli.Main bench-real --backend cuda --sizes 1024,512 --runs 5 \
+      2>&1 | tee "$out/bench-real-$i.log" || status=1
+  done
+fi
 if [ -n "${ZIMAGE_MODEL_CHECK:-}" ]; then
   echo "=== model-level check"
   $JAVA $FLAGS -Dzimage.root="$PWD" -cp "$CP" $ZIMAGE_MODEL_CHECK 2>&1 | tee "$out/model.log" || status=1

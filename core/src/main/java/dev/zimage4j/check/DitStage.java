@@ -39,18 +39,19 @@ public final class DitStage implements ReferenceStage {
         Path transformer = fixtures.dir().resolve("transformer");
         DitConfig config = DitConfig.load(transformer.resolve("config.json"));
         try (ZImageTransformer model = ZImageTransformer.load(Safetensors.open(transformer), config, backend)) {
-            runCases(fixtures, model, "transformer", cases, results);
+            runCases(fixtures, model, "transformer", cases, Tolerance.of(TOLERANCE, backend), results);
         }
         Path single = fixtures.dir().resolve("single_file");
         if (Files.isDirectory(single)) {
             try (ZImageTransformer model = ZImageTransformer.load(Safetensors.open(single), config, backend)) {
-                runCases(fixtures, model, "single_file", cases, results);
+                runCases(fixtures, model, "single_file", cases, Tolerance.of(TOLERANCE, backend), results);
             }
         }
         return results;
     }
 
-    private static void runCases(Fixtures f, ZImageTransformer model, String layout, JsonNode cases, List<CaseResult> out) {
+    private static void runCases(Fixtures f, ZImageTransformer model, String layout, JsonNode cases, Tolerance tol,
+                                 List<CaseResult> out) {
         for (JsonNode c : cases) {
             String outName = c.get("out").asText();
             int[] shape = f.shape(c.get("x").asText()); // [C, 1, H, W]
@@ -58,8 +59,7 @@ public final class DitStage implements ReferenceStage {
             int[] capShape = f.shape(c.get("cap").asText());
             float[] actual = model.forward(f.tensor(c.get("x").asText()), h, w, (float) c.get("t").asDouble(),
                     f.tensor(c.get("cap").asText()), capShape[0]);
-            double err = Errors.relMax(actual, f.tensor(outName));
-            out.add(new CaseResult("dit", layout + ":" + outName, err, TOLERANCE,
+            out.add(tol.judge("dit", layout + ":" + outName, actual, f.tensor(outName),
                     "latent " + h + "×" + w + ", " + capShape[0] + " caption tokens, t " + c.get("t").asText()));
         }
     }

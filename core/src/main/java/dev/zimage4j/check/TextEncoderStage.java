@@ -34,6 +34,7 @@ public final class TextEncoderStage implements ReferenceStage {
         JsonNode cases = fixtures.cases().path("text_encoder_cases");
         List<CaseResult> results = new ArrayList<>();
         if (cases.isEmpty()) return results;
+        Tolerance tol = Tolerance.of(TOLERANCE, backend);
         PromptEncoder prompts = new PromptEncoder(QwenTokenizer.forModel(fixtures.dir()));
         try (Qwen3TextEncoder encoder = Qwen3TextEncoder.load(fixtures.dir(), backend)) {
             for (JsonNode c : cases) {
@@ -42,14 +43,11 @@ public final class TextEncoderStage implements ReferenceStage {
                 int[] shape = fixtures.shape(tensor);
                 float[] actual = encoder.encode(ids);
                 String detail = ids.length + " tokens";
-                double err;
-                if (shape.length != 2 || shape[0] != ids.length || shape[1] != encoder.config().hiddenSize()) {
-                    err = Double.POSITIVE_INFINITY;
-                    detail = "output [" + ids.length + ", " + encoder.config().hiddenSize() + "] vs reference " + Arrays.toString(shape);
-                } else {
-                    err = Errors.relMax(actual, fixtures.tensor(tensor));
-                }
-                results.add(new CaseResult("text", tensor, err, TOLERANCE, detail));
+                if (shape.length != 2 || shape[0] != ids.length || shape[1] != encoder.config().hiddenSize())
+                    results.add(new CaseResult("text", tensor, Double.POSITIVE_INFINITY, tol.maxRelError(),
+                            "output [" + ids.length + ", " + encoder.config().hiddenSize() + "] vs reference " + Arrays.toString(shape)));
+                else
+                    results.add(tol.judge("text", tensor, actual, fixtures.tensor(tensor), detail));
             }
         }
         return results;

@@ -30,19 +30,19 @@ public final class VaeStage implements ReferenceStage {
         List<CaseResult> out = new ArrayList<>();
         boolean decode = f.expected().find("vae.decode.in").isPresent(), encode = f.expected().find("vae.encode.in").isPresent();
         if (!decode && !encode) return out;
+        Tolerance tol = Tolerance.of(TOLERANCE, backend);
         try (Vae vae = Vae.load(f.dir().resolve("vae"), backend)) {
             if (decode) {
                 int[] s = f.shape("vae.decode.in"); // [1, C, h, w]
                 float[] image = vae.decoder().decode(f.tensor("vae.decode.in"), s[2], s[3]);
-                out.add(new CaseResult(name(), "vae.decode.out", Errors.relMax(image, f.tensor("vae.decode.out")), TOLERANCE,
-                        "latent " + s[2] + "×" + s[3]));
+                out.add(tol.judge(name(), "vae.decode.out", image, f.tensor("vae.decode.out"), "latent " + s[2] + "×" + s[3]));
             }
             if (encode) {
                 int[] s = f.shape("vae.encode.in"); // [1, 3, H, W]
                 VaeEncoder.Posterior p = vae.encoder().encode(f.tensor("vae.encode.in"), s[2], s[3]);
                 String size = "image " + s[3] + "×" + s[2];
-                out.add(new CaseResult(name(), "vae.encode.mean", Errors.relMax(p.mean(), f.tensor("vae.encode.mean")), TOLERANCE, size));
-                out.add(new CaseResult(name(), "vae.encode.logvar", Errors.relMax(p.logvar(), f.tensor("vae.encode.logvar")), TOLERANCE, size));
+                out.add(tol.judge(name(), "vae.encode.mean", p.mean(), f.tensor("vae.encode.mean"), size));
+                out.add(tol.judge(name(), "vae.encode.logvar", p.logvar(), f.tensor("vae.encode.logvar"), size));
             }
         }
         return out;

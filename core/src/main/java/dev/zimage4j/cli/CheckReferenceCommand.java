@@ -19,7 +19,8 @@ import java.util.Set;
  * {@code zimage check-reference DIR [--only STAGES] [--backend cpu]}: runs every case of a reference
  * fixtures folder (format: testdata/README.md) through the project, stage by stage (the
  * {@link ReferenceStage}s on the class path, in their order), and prints per case the error and
- * PASS/FAIL against the stage's tolerance. Exit status 0 when every case passes, 1 when any fails, a
+ * PASS/FAIL against the stage's tolerance (on a bf16 backend such as CUDA, the README's GPU criterion: see
+ * {@link dev.zimage4j.check.Tolerance}). Exit status 0 when every case passes, 1 when any fails, a
  * stage breaks, or nothing was checked.
  */
 public final class CheckReferenceCommand implements Command {
@@ -82,8 +83,10 @@ public final class CheckReferenceCommand implements Command {
                 for (CaseResult r : results) {
                     if (r.pass()) pass++;
                     else fail++;
+                    String detail = Double.isNaN(r.minCosine()) ? r.detail()
+                            : String.format("%s%scosine %.6f, min %.3f", r.detail(), r.detail().isEmpty() ? "" : ", ", r.cosine(), r.minCosine());
                     out.printf("%-10s %s  %9.3e  %7.1e  %s  (%s)%n", r.stage(), r.pass() ? "PASS" : "FAIL", r.error(), r.tolerance(),
-                            r.name(), r.detail());
+                            r.name(), detail);
                 }
                 out.printf("%-10s %d case%s in %.1f s%n", stage.name(), results.size(), results.size() == 1 ? "" : "s", (System.nanoTime() - t0) / 1e9);
             }

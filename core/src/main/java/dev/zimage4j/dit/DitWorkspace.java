@@ -57,31 +57,36 @@ public final class DitWorkspace implements AutoCloseable {
         DitConfig c = shapes.config();
         int d = c.dim(), s = layout.sequence(), n = layout.imageTokens(), lc = layout.capLen();
         RopeTables rope = RopeTables.build(c, layout);
-        latent = alloc(c.inChannels(), layout.latentH(), layout.latentW());
-        t = alloc(1);
-        caption = alloc(lc, c.capFeatDim());
-        out = alloc(c.inChannels(), layout.latentH(), layout.latentW());
-        ropeCos = alloc(s, c.headDim() / 2);
-        ropeSin = alloc(s, c.headDim() / 2);
-        tFreq = alloc(1, shapes.tFreqDim());
-        tHidden = alloc(1, shapes.tHidden());
-        temb = alloc(1, shapes.adaLnWidth());
-        tembSilu = alloc(1, shapes.adaLnWidth());
-        modulation = alloc(1, 4 * d);
-        finalScale = alloc(1, d);
-        patches = alloc(n, c.patchVector());
-        capNormed = alloc(lc, c.capFeatDim());
-        joint = alloc(s, d);
-        normed = alloc(s, d);
-        q = alloc(s, d);
-        k = alloc(s, d);
-        v = alloc(s, d);
-        branch = alloc(s, d);
-        ffnHidden = alloc(s, c.ffnHidden());
-        finalNormed = alloc(n, d);
-        outTokens = alloc(n, c.patchVector());
-        backend.upload(ropeCos, rope.cos());
-        backend.upload(ropeSin, rope.sin());
+        try {
+            latent = alloc(c.inChannels(), layout.latentH(), layout.latentW());
+            t = alloc(1);
+            caption = alloc(lc, c.capFeatDim());
+            out = alloc(c.inChannels(), layout.latentH(), layout.latentW());
+            ropeCos = alloc(s, c.headDim() / 2);
+            ropeSin = alloc(s, c.headDim() / 2);
+            tFreq = alloc(1, shapes.tFreqDim());
+            tHidden = alloc(1, shapes.tHidden());
+            temb = alloc(1, shapes.adaLnWidth());
+            tembSilu = alloc(1, shapes.adaLnWidth());
+            modulation = alloc(1, 4 * d);
+            finalScale = alloc(1, d);
+            patches = alloc(n, c.patchVector());
+            capNormed = alloc(lc, c.capFeatDim());
+            joint = alloc(s, d);
+            normed = alloc(s, d);
+            q = alloc(s, d);
+            k = alloc(s, d);
+            v = alloc(s, d);
+            branch = alloc(s, d);
+            ffnHidden = alloc(s, c.ffnHidden());
+            finalNormed = alloc(n, d);
+            outTokens = alloc(n, c.patchVector());
+            backend.upload(ropeCos, rope.cos());
+            backend.upload(ropeSin, rope.sin());
+        } catch (RuntimeException | OutOfMemoryError e) {
+            close(); // free what was allocated before the failure (e.g. device memory running out on a large image)
+            throw e;
+        }
     }
 
     private Tensor alloc(int... shape) {

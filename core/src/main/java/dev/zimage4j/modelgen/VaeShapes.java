@@ -1,6 +1,8 @@
 package dev.zimage4j.modelgen;
 
-import java.util.LinkedHashMap;
+import dev.zimage4j.vae.VaeConfig;
+import dev.zimage4j.vae.VaeWeights;
+
 import java.util.Map;
 
 /**
@@ -19,63 +21,14 @@ public record VaeShapes(int[] blockOut, int layersPerBlock, int groups, int late
     /** The FLUX-style VAE of Z-Image-Turbo. */
     public static final VaeShapes FLUX = new VaeShapes(new int[]{128, 256, 512, 512}, 2, 32, 16, 1024);
 
-    /** Every tensor by name, encoder then decoder. */
+    /** Every tensor by name, encoder then decoder: the table the loader validates against. */
     public Map<String, long[]> tensors() {
-        Map<String, long[]> m = new LinkedHashMap<>();
-        int levels = blockOut.length, top = blockOut[levels - 1];
-        conv(m, "encoder.conv_in", blockOut[0], 3, 3);
-        int in = blockOut[0];
-        for (int i = 0; i < levels; i++) {
-            int out = blockOut[i];
-            for (int j = 0; j < layersPerBlock; j++) resnet(m, "encoder.down_blocks." + i + ".resnets." + j, j == 0 ? in : out, out);
-            if (i < levels - 1) conv(m, "encoder.down_blocks." + i + ".downsamplers.0.conv", out, out, 3);
-            in = out;
-        }
-        mid(m, "encoder.mid_block", top);
-        norm(m, "encoder.conv_norm_out", top);
-        conv(m, "encoder.conv_out", 2 * latent, top, 3);
-
-        conv(m, "decoder.conv_in", top, latent, 3);
-        mid(m, "decoder.mid_block", top);
-        in = top;
-        for (int i = 0; i < levels; i++) {
-            int out = blockOut[levels - 1 - i];
-            for (int j = 0; j <= layersPerBlock; j++) resnet(m, "decoder.up_blocks." + i + ".resnets." + j, j == 0 ? in : out, out);
-            if (i < levels - 1) conv(m, "decoder.up_blocks." + i + ".upsamplers.0.conv", out, out, 3);
-            in = out;
-        }
-        norm(m, "decoder.conv_norm_out", blockOut[0]);
-        conv(m, "decoder.conv_out", 3, blockOut[0], 3);
-        return m;
+        return VaeWeights.expectedShapes(config());
     }
 
-    private static void conv(Map<String, long[]> m, String p, int out, int in, int k) {
-        m.put(p + ".weight", new long[]{out, in, k, k});
-        m.put(p + ".bias", new long[]{out});
-    }
-
-    private static void norm(Map<String, long[]> m, String p, int c) {
-        m.put(p + ".weight", new long[]{c});
-        m.put(p + ".bias", new long[]{c});
-    }
-
-    private static void resnet(Map<String, long[]> m, String p, int in, int out) {
-        norm(m, p + ".norm1", in);
-        conv(m, p + ".conv1", out, in, 3);
-        norm(m, p + ".norm2", out);
-        conv(m, p + ".conv2", out, out, 3);
-        if (in != out) conv(m, p + ".conv_shortcut", out, in, 1);
-    }
-
-    private static void mid(Map<String, long[]> m, String p, int c) {
-        resnet(m, p + ".resnets.0", c, c);
-        String a = p + ".attentions.0";
-        norm(m, a + ".group_norm", c);
-        for (String proj : new String[]{"to_q", "to_k", "to_v", "to_out.0"}) {
-            m.put(a + "." + proj + ".weight", new long[]{c, c});
-            m.put(a + "." + proj + ".bias", new long[]{c});
-        }
-        resnet(m, p + ".resnets.1", c, c);
+    /** The loader's view of these shapes (Z-Image's scaling and shift factors, mid attention on, as {@link #configJson}). */
+    public VaeConfig config() {
+        return new VaeConfig(3, 3, latent, blockOut, layersPerBlock, groups, true, 0.3611f, 0.1159f);
     }
 
     /** {@code vae/config.json} as diffusers writes it (Z-Image's scaling and shift factors). */

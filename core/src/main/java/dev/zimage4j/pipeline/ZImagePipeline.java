@@ -60,7 +60,11 @@ public final class ZImagePipeline implements ImageGenerator {
     private final SchedulerConfig scheduler;
     private final PipelineOptions options;
     private final Map<String, Double> loadMillis;
-    /** DiT workspaces by shape, most recent last; two kept (prompt and negative prompt of the last shape). */
+    /**
+     * DiT workspaces by shape, most recent last; two kept (prompt and negative prompt of the last shape).
+     * Guarded by itself: the engine reads {@link #residentBytes()} from other threads while a generation
+     * replaces (and closes) workspaces.
+     */
     private final LinkedHashMap<List<Integer>, DitWorkspace> ditWorkspaces = new LinkedHashMap<>();
     private static final int DIT_WORKSPACES_KEPT = 2;
 
@@ -102,18 +106,13 @@ public final class ZImagePipeline implements ImageGenerator {
             ZImageTransformer dit = loadDit(files, backend);
             opened.add(dit);
             t0 = lap(ms, "transformer", t0);
-            Vae vae = Vae.load(Safetensors.open(files.vae()),
-                    files.vaeConfig() != null ? VaeConfig.fromJson(files.vaeConfig()) : VaeConfig.Z_IMAGE, backend);
+            // the config first: Vae.load owns the checkpoint only once it is called, so a bad config must not follow the open
+            VaeConfig vaeConfig = files.vaeConfig() != null ? VaeConfig.fromJson(files.vaeConfig()) : VaeConfig.Z_IMAGE;
+            Vae vae = Vae.load(Safetensors.open(files.vae()), vaeConfig, backend);
             opened.add(vae);
             lap(ms, "vae", t0);
 
-            DitConfig dc = dit.config();
-            if (dc.capFeatDim() != text.config().hiddenSize())
-                throw new ModelLoadException("the text encoder's hidden size " + text.config().hiddenSize() + " (" + files.textEncoder()
-                        + ") does not match the DiT's cap_feat_dim " + dc.capFeatDim() + " (" + files.transformer() + ")");
-            if (dc.inChannels() != vae.config().latentChannels())
-                throw new ModelLoadException("the VAE's latent_channels " + vae.config().latentChannels() + " (" + files.vae()
-                        + ") does not match the DiT's in_channels " + dc.inChannels());
+            checkFit(text, files.textEncoder().toString(), dit, files.transformer().toString(), vae, files.vae().toString());
             return new ZImagePipeline(files.id(), backend, new PromptEncoder(tokenizer), text, dit, vae, sched, options, ms);
         } catch (RuntimeException | IOException e) {
             for (AutoCloseable c : opened.reversed()) {
@@ -126,6 +125,31 @@ public final class ZImagePipeline implements ImageGenerator {
             if (e instanceof ModelLoadException m) throw m;
             throw new ModelLoadException("cannot load model " + files.id() + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A pipeline over components already loaded (e.g. from in-memory random checkpoints for benchmarks), with
+     * the bundled tokenizer and the Turbo scheduler. The pipeline owns the components from here on.
+     *
+     * @param loadMillis wall time of each loading stage, reported by {@link #loadMillis()}
+     * @throws ModelLoadException when the components do not fit together
+     */
+    public static ZImagePipeline of(String modelId, Qwen3TextEncoder text, ZImageTransformer dit, Vae vae, Backend backend,
+                                    PipelineOptions options, Map<String, Double> loadMillis) {
+        checkFit(text, "text encoder", dit, "transformer", vae, "vae");
+        return new ZImagePipeline(modelId, backend, new PromptEncoder(QwenTokenizer.bundled()), text, dit, vae,
+                SchedulerConfig.turbo(), options, new LinkedHashMap<>(loadMillis));
+    }
+
+    private static void checkFit(Qwen3TextEncoder text, String textSource, ZImageTransformer dit, String ditSource,
+                                 Vae vae, String vaeSource) {
+        DitConfig dc = dit.config();
+        if (dc.capFeatDim() != text.config().hiddenSize())
+            throw new ModelLoadException("the text encoder's hidden size " + text.config().hiddenSize() + " (" + textSource
+                    + ") does not match the DiT's cap_feat_dim " + dc.capFeatDim() + " (" + ditSource + ")");
+        if (dc.inChannels() != vae.config().latentChannels())
+            throw new ModelLoadException("the VAE's latent_channels " + vae.config().latentChannels() + " (" + vaeSource
+                    + ") does not match the DiT's in_channels " + dc.inChannels());
     }
 
     private static long lap(Map<String, Double> ms, String stage, long t0) {
@@ -336,17 +360,19 @@ public final class ZImagePipeline implements ImageGenerator {
      */
     private DitWorkspace ditWorkspace(int latentH, int latentW, int tokens) {
         List<Integer> key = List.of(latentH, latentW, tokens);
-        DitWorkspace ws = ditWorkspaces.remove(key);
-        if (ws == null) {
-            while (ditWorkspaces.size() >= DIT_WORKSPACES_KEPT) {
-                var eldest = ditWorkspaces.entrySet().iterator().next();
-                ditWorkspaces.remove(eldest.getKey());
-                eldest.getValue().close();
+        synchronized (ditWorkspaces) {
+            DitWorkspace ws = ditWorkspaces.remove(key);
+            if (ws == null) {
+                while (ditWorkspaces.size() >= DIT_WORKSPACES_KEPT) {
+                    var eldest = ditWorkspaces.entrySet().iterator().next();
+                    ditWorkspaces.remove(eldest.getKey());
+                    eldest.getValue().close();
+                }
+                ws = dit.allocate(latentH, latentW, tokens);
             }
-            ws = dit.allocate(latentH, latentW, tokens);
+            ditWorkspaces.put(key, ws);
+            return ws;
         }
-        ditWorkspaces.put(key, ws);
-        return ws;
     }
 
     /** Latents → image {@code [3, H, W]} in [0, 1] (before 8-bit rounding): {@code clamp(decode(z/s + shift)/2 + 0.5, 0, 1)}. */
@@ -382,19 +408,23 @@ public final class ZImagePipeline implements ImageGenerator {
         return rgb;
     }
 
-    /** Weights held beyond the mapping, plus the DiT and VAE workspaces currently kept. */
+    /** Weights held beyond the mapping, plus the DiT and VAE workspaces currently kept. Safe to call during a generation. */
     @Override
     public long residentBytes() {
         long n = textEncoder.ownedWeightBytes() + vae.ownedBytes() + vae.workspaceBytes();
         for (Weight w : dit.weights().all()) n += w.ownedBytes();
-        for (DitWorkspace ws : ditWorkspaces.values()) n += ws.bytes();
+        synchronized (ditWorkspaces) {
+            for (DitWorkspace ws : ditWorkspaces.values()) n += ws.bytes();
+        }
         return n;
     }
 
     @Override
     public void close() {
-        for (DitWorkspace ws : ditWorkspaces.values()) ws.close();
-        ditWorkspaces.clear();
+        synchronized (ditWorkspaces) {
+            for (DitWorkspace ws : ditWorkspaces.values()) ws.close();
+            ditWorkspaces.clear();
+        }
         vae.close();
         dit.close();
         textEncoder.close();

@@ -3,7 +3,9 @@ package dev.zimage4j.text;
 import dev.zimage4j.kernels.Backend;
 import dev.zimage4j.kernels.Tensor;
 
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -23,24 +25,35 @@ final class Qwen3Workspace {
     private final int capacity;
     private final Tensor x, normed, q, k, v, attn, mlp, cos, sin;
     private final Map<Integer, Views> views = new HashMap<>();
+    private final List<Tensor> owned = new ArrayList<>();
 
     Qwen3Workspace(Backend backend, Qwen3Config c, int capacity) {
         this.backend = backend;
         this.config = c;
         this.capacity = capacity;
         int qw = c.numHeads() * c.headDim(), kvw = c.numKvHeads() * c.headDim(), half = c.headDim() / 2;
-        x = backend.alloc(capacity, c.hiddenSize());
-        normed = backend.alloc(capacity, c.hiddenSize());
-        q = backend.alloc(capacity, qw);
-        k = backend.alloc(capacity, kvw);
-        v = backend.alloc(capacity, kvw);
-        attn = backend.alloc(capacity, qw);
-        mlp = backend.alloc(capacity, c.intermediateSize());
-        cos = backend.alloc(capacity, half);
-        sin = backend.alloc(capacity, half);
-        float[][] table = ropeTable(c.ropeTheta(), c.headDim(), capacity);
-        backend.upload(cos, table[0]);
-        backend.upload(sin, table[1]);
+        try {
+            x = own(backend.alloc(capacity, c.hiddenSize()));
+            normed = own(backend.alloc(capacity, c.hiddenSize()));
+            q = own(backend.alloc(capacity, qw));
+            k = own(backend.alloc(capacity, kvw));
+            v = own(backend.alloc(capacity, kvw));
+            attn = own(backend.alloc(capacity, qw));
+            mlp = own(backend.alloc(capacity, c.intermediateSize()));
+            cos = own(backend.alloc(capacity, half));
+            sin = own(backend.alloc(capacity, half));
+            float[][] table = ropeTable(c.ropeTheta(), c.headDim(), capacity);
+            backend.upload(cos, table[0]);
+            backend.upload(sin, table[1]);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            release(); // free what was allocated before the failure (e.g. device memory running out)
+            throw e;
+        }
+    }
+
+    private Tensor own(Tensor t) {
+        owned.add(t);
+        return t;
     }
 
     int capacity() {
@@ -82,7 +95,8 @@ final class Qwen3Workspace {
 
     /** Frees every buffer. */
     void release() {
-        for (Tensor t : new Tensor[]{x, normed, q, k, v, attn, mlp, cos, sin}) backend.release(t);
+        for (Tensor t : owned) backend.release(t);
+        owned.clear();
         views.clear();
     }
 }

@@ -40,7 +40,8 @@ public final class Vae implements AutoCloseable {
         if (Files.isDirectory(path)) {
             Path cfg = path.resolve("config.json");
             if (!Files.isRegularFile(cfg)) throw new VaeCheckpointException(path + " has no config.json (expected a diffusers vae/ folder)");
-            return load(Safetensors.open(path), VaeConfig.fromJson(cfg), backend);
+            VaeConfig config = VaeConfig.fromJson(cfg); // before mapping the weights, so a bad config leaks no mapping
+            return load(Safetensors.open(path), config, backend);
         }
         return load(Safetensors.open(path), VaeConfig.Z_IMAGE, backend);
     }

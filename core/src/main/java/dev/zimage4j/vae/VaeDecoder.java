@@ -21,7 +21,8 @@ public final class VaeDecoder implements AutoCloseable {
     private final Backend backend;
     private final VaeConfig config;
     private final VaeWeights.Decoder weights;
-    private VaeWorkspace cached;
+    /** Written under the lock; volatile so that {@link #workspaceBytes()} can read it without waiting for a pass. */
+    private volatile VaeWorkspace cached;
 
     public VaeDecoder(Backend backend, VaeConfig config, VaeWeights.Decoder weights) {
         this.backend = backend;
@@ -122,9 +123,10 @@ public final class VaeDecoder implements AutoCloseable {
         b.conv2d(ws.output, normed, w.convOut().w(), w.convOut().b(), Conv2dSpec.same(c0, h, wd, config.outChannels(), 3));
     }
 
-    /** Bytes of the workspace cached by the convenience method (0 when none). */
-    public synchronized long workspaceBytes() {
-        return cached == null ? 0 : cached.bytes();
+    /** Bytes of the workspace cached by the convenience method (0 when none); answers at once, even during a pass. */
+    public long workspaceBytes() {
+        VaeWorkspace ws = cached;
+        return ws == null ? 0 : ws.bytes();
     }
 
     /** Frees the cached workspace (the weights belong to the {@link Vae}). */

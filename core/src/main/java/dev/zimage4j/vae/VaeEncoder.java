@@ -24,7 +24,8 @@ public final class VaeEncoder implements AutoCloseable {
     private final Backend backend;
     private final VaeConfig config;
     private final VaeWeights.Encoder weights;
-    private VaeWorkspace cached;
+    /** Written under the lock; volatile so that {@link #workspaceBytes()} can read it without waiting for a pass. */
+    private volatile VaeWorkspace cached;
 
     /** The posterior of one image: mean and (clamped) log-variance, {@code [latent, h, w]} each. */
     public record Posterior(float[] mean, float[] logvar, int latentH, int latentW) {
@@ -122,9 +123,10 @@ public final class VaeEncoder implements AutoCloseable {
         b.conv2d(ws.output, normed, w.convOut().w(), w.convOut().b(), Conv2dSpec.same(cm, h, wd, 2 * config.latentChannels(), 3));
     }
 
-    /** Bytes of the workspace cached by the convenience method (0 when none). */
-    public synchronized long workspaceBytes() {
-        return cached == null ? 0 : cached.bytes();
+    /** Bytes of the workspace cached by the convenience method (0 when none); answers at once, even during a pass. */
+    public long workspaceBytes() {
+        VaeWorkspace ws = cached;
+        return ws == null ? 0 : ws.bytes();
     }
 
     /** Frees the cached workspace (the weights belong to the {@link Vae}). */

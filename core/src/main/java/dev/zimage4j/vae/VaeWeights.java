@@ -140,6 +140,17 @@ public record VaeWeights(Decoder decoder, Encoder encoder) {
 
     // ------------------------------------------------------------------ expected names and shapes
 
+    /**
+     * Every tensor a diffusers checkpoint for {@code config} holds, by diffusers name, encoder then decoder,
+     * in module order: the table {@link #load} validates against (and random models are written from).
+     */
+    public static Map<String, long[]> expectedShapes(VaeConfig config) {
+        Map<String, long[]> s = new LinkedHashMap<>();
+        expectEncoder(config, s);
+        expectDecoder(config, s);
+        return s;
+    }
+
     private static void expectDecoder(VaeConfig c, Map<String, long[]> s) {
         int levels = c.levels(), mid = c.midChannels();
         conv(s, "decoder.conv_in", mid, c.latentChannels(), 3);

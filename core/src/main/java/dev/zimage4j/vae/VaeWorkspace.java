@@ -23,6 +23,8 @@ public final class VaeWorkspace implements AutoCloseable {
     /** Mid attention, {@code [S, C]} each; null without mid attention. */
     final Tensor tokens, q, k, v, attended;
     private final List<Tensor> owned = new ArrayList<>();
+    /** Bytes held; 0 once closed. Volatile: read by other threads (memory gauges) while a pass runs. */
+    private volatile long bytes;
 
     VaeWorkspace(Backend backend, int height, int width, int[] inputShape, int[] outputShape, long bufferElements,
                  int midTokens, int midChannels, boolean attention) {
@@ -50,6 +52,9 @@ public final class VaeWorkspace implements AutoCloseable {
             close();
             throw e;
         }
+        long n = 0;
+        for (Tensor t : owned) n += t.numel();
+        bytes = 4 * n;
     }
 
     private Tensor own(Tensor t) {
@@ -57,11 +62,9 @@ public final class VaeWorkspace implements AutoCloseable {
         return t;
     }
 
-    /** Bytes this workspace holds (4 per float). */
+    /** Bytes this workspace holds (4 per float; 0 once closed). Safe to call from any thread. */
     public long bytes() {
-        long n = 0;
-        for (Tensor t : owned) n += t.numel();
-        return 4 * n;
+        return bytes;
     }
 
     // ---------------------------------------------------------------- the rotating activation buffers
@@ -88,6 +91,7 @@ public final class VaeWorkspace implements AutoCloseable {
 
     @Override
     public void close() {
+        bytes = 0;
         for (Tensor t : owned) backend.release(t);
         owned.clear();
     }

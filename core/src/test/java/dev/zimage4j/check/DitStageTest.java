@@ -13,7 +13,7 @@ import java.util.ServiceLoader;
 import static org.junit.jupiter.api.Assertions.*;
 
 class DitStageTest {
-    static final Path TINY = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata/tiny-a");
+    static final Path TINY = TestFixtures.tinyA();
 
     @Test
     void registeredAsAService() {

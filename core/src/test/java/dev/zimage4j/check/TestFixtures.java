@@ -11,9 +11,24 @@ public final class TestFixtures {
     private TestFixtures() {
     }
 
+    /** The repository root: system property {@code zimage.root} (Surefire sets it), else the working directory. */
+    public static Path root() {
+        return Path.of(System.getProperty("zimage.root", ".")).toAbsolutePath().normalize();
+    }
+
+    /** {@code testdata/} under the root. */
+    public static Path testdata() {
+        return root().resolve("testdata");
+    }
+
+    /** The {@code tiny-a} fixture model ({@code testdata/tiny-a}), for tests about its particular files. */
+    public static Path tinyA() {
+        return testdata().resolve("tiny-a");
+    }
+
     /** The folders' paths; the suite fails if there are none. */
     public static List<Path> folders() throws IOException {
-        Path root = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata");
+        Path root = testdata();
         List<Path> out = new ArrayList<>();
         try (var dirs = Files.list(root)) {
             for (Path d : dirs.sorted().toList()) if (Files.isRegularFile(d.resolve("cases.json"))) out.add(d);

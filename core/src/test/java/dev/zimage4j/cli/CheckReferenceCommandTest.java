@@ -1,5 +1,6 @@
 package dev.zimage4j.cli;
 
+import dev.zimage4j.check.TestFixtures;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -16,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** {@code zimage check-reference} on the project's fixtures: what it prints and its exit status. */
 class CheckReferenceCommandTest {
-    static final Path TINY_A = Path.of(System.getProperty("zimage.root", "..")).toAbsolutePath().normalize().resolve("testdata/tiny-a");
+    static final Path TINY_A = TestFixtures.tinyA();
 
     record Run(int status, String out, String err) {
     }

@@ -1,5 +1,6 @@
 package dev.zimage4j.cli;
 
+import dev.zimage4j.check.TestFixtures;
 import dev.zimage4j.png.PngImage;
 import dev.zimage4j.png.PngReader;
 import org.junit.jupiter.api.Test;
@@ -16,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code zimage generate} end to end on the fixture model: PNG files whose metadata reads back. */
 class GenerateCommandTest {
-    static final Path MODEL = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata/tiny-a");
+    static final Path MODEL = TestFixtures.tinyA();
 
     record Run(int status, String out, String err) {
     }

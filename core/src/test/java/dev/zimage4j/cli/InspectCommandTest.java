@@ -1,5 +1,6 @@
 package dev.zimage4j.cli;
 
+import dev.zimage4j.check.TestFixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.zimage4j.safetensors.Checkpoint;
@@ -24,7 +25,7 @@ class InspectCommandTest {
     Path dir;
 
     private static Path tiny() {
-        return Path.of(System.getProperty("zimage.root", "..")).resolve("testdata/tiny-a");
+        return TestFixtures.tinyA();
     }
 
     /** Exit status, stdout and stderr of {@code zimage args…}. */

@@ -1,5 +1,6 @@
 package dev.zimage4j.dit;
 
+import dev.zimage4j.check.TestFixtures;
 import dev.zimage4j.kernels.Backend;
 import dev.zimage4j.kernels.Backends;
 import dev.zimage4j.safetensors.Checkpoint;
@@ -18,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** Copies of the fixture checkpoint with tensors removed, renamed or reshaped: one error naming all of them. */
 class DitCheckpointErrorTest {
-    static final Path TINY = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata/tiny-a");
+    static final Path TINY = TestFixtures.tinyA();
     static Backend backend;
     static DitConfig config;
 

@@ -1,5 +1,6 @@
 package dev.zimage4j.dit;
 
+import dev.zimage4j.check.TestFixtures;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 
@@ -8,7 +9,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.*;
 
 class DitConfigTest {
-    static final Path TINY = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata/tiny-a");
+    static final Path TINY = TestFixtures.tinyA();
 
     @Test
     void readsTheFixtureConfigAndRoundTrips() throws Exception {

@@ -1,5 +1,6 @@
 package dev.zimage4j.dit;
 
+import dev.zimage4j.check.TestFixtures;
 import dev.zimage4j.safetensors.Checkpoint;
 import dev.zimage4j.safetensors.Safetensors;
 import dev.zimage4j.safetensors.TensorView;
@@ -13,7 +14,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.*;
 
 class DitKeyMappingTest {
-    static final Path TINY = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata/tiny-a");
+    static final Path TINY = TestFixtures.tinyA();
 
     @Test
     void renamesSingleFileKeys() {

@@ -1,5 +1,6 @@
 package dev.zimage4j.dit;
 
+import dev.zimage4j.check.TestFixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.zimage4j.check.Errors;
@@ -24,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** Every {@code dit_cases} entry of the fixtures, from both checkpoint layouts, within the README's 1e-4. */
 class ZImageTransformerTest {
-    static final Path TINY = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata/tiny-a");
+    static final Path TINY = TestFixtures.tinyA();
     static final double TOLERANCE = 1e-4;
 
     static Backend backend;

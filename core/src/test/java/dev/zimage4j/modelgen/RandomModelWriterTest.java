@@ -1,5 +1,6 @@
 package dev.zimage4j.modelgen;
 
+import dev.zimage4j.check.TestFixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.zimage4j.check.Errors;
@@ -27,7 +28,7 @@ import java.util.SplittableRandom;
 import static org.junit.jupiter.api.Assertions.*;
 
 class RandomModelWriterTest {
-    static final Path TINY_A = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata/tiny-a");
+    static final Path TINY_A = TestFixtures.tinyA();
     static Backend backend;
 
     @TempDir

@@ -1,5 +1,6 @@
 package dev.zimage4j.pipeline;
 
+import dev.zimage4j.check.TestFixtures;
 import dev.zimage4j.kernels.Backend;
 import dev.zimage4j.kernels.Backends;
 import org.junit.jupiter.api.Test;
@@ -18,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code config.json} alongside, generate exactly what the diffusers directory generates.
  */
 class ComfyUiTrioTest {
-    static final Path MODEL = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata/tiny-a");
+    static final Path MODEL = TestFixtures.tinyA();
 
     private static Path place(Path tmp, String folder, Path file, Path config) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve(folder));

@@ -143,7 +143,7 @@ class ZImagePipelineTest {
 
     @Test
     void modelFilesRejectUnknownLayoutsClearly() {
-        Path fixture = Path.of(System.getProperty("zimage.root", ".")).resolve("testdata");
+        Path fixture = TestFixtures.testdata();
         var e = assertThrows(ModelLoadException.class, () -> ModelFiles.resolve(List.of(fixture)));
         assertTrue(e.getMessage().contains("model_index.json"), e.getMessage());
     }

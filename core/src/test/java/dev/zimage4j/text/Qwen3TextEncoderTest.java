@@ -1,5 +1,6 @@
 package dev.zimage4j.text;
 
+import dev.zimage4j.check.TestFixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.zimage4j.check.Errors;
@@ -36,7 +37,7 @@ class Qwen3TextEncoderTest {
 
     @BeforeAll
     static void setUp() {
-        tinyA = Path.of(System.getProperty("zimage.root", "..")).toAbsolutePath().normalize().resolve("testdata/tiny-a");
+        tinyA = TestFixtures.tinyA();
         backend = Backends.cpu();
         fixtures = Fixtures.open(tinyA);
         prompts = new PromptEncoder(QwenTokenizer.bundled());

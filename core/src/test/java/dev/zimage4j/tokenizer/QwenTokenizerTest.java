@@ -1,5 +1,6 @@
 package dev.zimage4j.tokenizer;
 
+import dev.zimage4j.check.TestFixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
@@ -18,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.*;
 /** The bundled tokenizer against the fixtures' tokenizer cases, and its error handling. */
 class QwenTokenizerTest {
     static Path root() {
-        return Path.of(System.getProperty("zimage.root", "..")).toAbsolutePath().normalize();
+        return TestFixtures.root();
     }
 
     static JsonNode cases() throws Exception {

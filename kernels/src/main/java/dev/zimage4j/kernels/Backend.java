@@ -28,6 +28,14 @@ public interface Backend extends AutoCloseable {
     /** Short name for logs and metrics: {@code "cpu"}, {@code "cuda:0"}. */
     String name();
 
+    /**
+     * Whether this backend multiplies in reduced precision (bf16 operands, f32 accumulation), so that results
+     * are held to the fixtures README's GPU tolerance rather than the float32 one. False unless overridden.
+     */
+    default boolean reducedPrecision() {
+        return false;
+    }
+
     // ---------------------------------------------------------------- memory
 
     /** A new zero-filled tensor. Allocate workspaces once, not per call. */

@@ -47,6 +47,17 @@ public final class CudaBackend implements Backend {
     private double graphCaptureMs;
     private boolean capturing, dryRun;
     private MemorySegment staging;        // pinned host buffer for uploads/downloads
+    private static final long UPLOAD_CHUNK = 32L << 20;
+    /*
+     * Reuse of a GEMM's bf16 activation copy by the next op when that op is again a GEMM of the same activations
+     * (the DiT's and the text encoder's q, k, v projections of one normed input): each public op counts itself in
+     * opCount on entry, so the copy in scratch is known fresh exactly when nothing ran between the two GEMMs.
+     */
+    private long opCount;
+    private long bf16Src, bf16Elems, bf16Dst, bf16At = -1;
+    private MemorySegment[] uploadRing;   // two pinned buffers for weight uploads (host copy of one overlaps the DMA of the other)
+    private MemorySegment[] uploadDone;   // event per ring buffer: its last DMA has finished
+    private int uploadNext;
     private long idsDevice, idsCapacity;  // device scratch for embedding ids
     private long scratch, scratchBytes;   // device scratch for bf16 copies of activations (GEMM A, attention Q/K/V)
     private final java.util.List<Long> retiredScratch = new java.util.ArrayList<>(); // may still be referenced by graphs
@@ -89,6 +100,12 @@ public final class CudaBackend implements Backend {
     @Override
     public String name() {
         return name;
+    }
+
+    /** True: GEMMs and attention take bf16 operands (f32 accumulation). */
+    @Override
+    public boolean reducedPrecision() {
+        return true;
     }
 
     // ------------------------------------------------------------------ kernels
@@ -208,6 +225,7 @@ public final class CudaBackend implements Backend {
     // ------------------------------------------------------------------ memory
 
     private void enter() {
+        opCount++;
         if (closed) throw new IllegalStateException(name + " is closed");
         cu.makeCurrent();
     }
@@ -315,9 +333,9 @@ public final class CudaBackend implements Backend {
         long bytes = n * (vector ? 4 : 2);
         long p = cu.malloc(bytes);
         if (!vector && stored.dtype() == DType.BF16 && scale == 1f) {
-            cu.copyHtoD(p, stored.data(), bytes); // already the device format
+            uploadStaged(p, stored.data(), bytes); // already the device format
         } else {
-            try (Arena a = Arena.ofConfined()) {
+            try (Arena a = Arena.ofShared()) { // shared: uploadStaged copies it from several threads
                 MemorySegment host = a.allocate(bytes, 16);
                 float[] chunk = new float[(int) Math.min(n, 1 << 20)];
                 for (long i = 0; i < n; i += chunk.length) {
@@ -329,10 +347,40 @@ public final class CudaBackend implements Backend {
                         else host.setAtIndex(ValueLayout.JAVA_SHORT, i + j, FloatConversion.floatToBf16(v));
                     }
                 }
-                cu.copyHtoD(p, host, bytes);
+                uploadStaged(p, host, bytes);
             }
         }
         return new CudaWeight(stored.name(), stored.dtype(), shape, p, bytes, vector);
+    }
+
+    /**
+     * Copies {@code bytes} of host memory (mapped file, heap-free native) to {@code dst} through the two pinned
+     * ring buffers: each 32 MiB chunk is copied into a free buffer by several threads, then DMA'd asynchronously
+     * while the next chunk is copied. A pageable {@code cuMemcpyHtoD} of the 20 GB model ran at ≈ 4.7 GB/s.
+     * Returns with the last DMA possibly in flight; the stream orders it before every later op, and
+     * {@code src} is no longer read.
+     */
+    private void uploadStaged(long dst, MemorySegment src, long bytes) {
+        if (uploadRing == null) {
+            uploadRing = new MemorySegment[]{cu.mallocHost(UPLOAD_CHUNK), cu.mallocHost(UPLOAD_CHUNK)};
+            uploadDone = new MemorySegment[]{cu.eventCreate(), cu.eventCreate()};
+        }
+        for (long off = 0; off < bytes; off += UPLOAD_CHUNK) {
+            int b = uploadNext;
+            uploadNext ^= 1;
+            cu.eventSynchronize(uploadDone[b]); // the buffer's previous DMA has drained
+            long len = Math.min(UPLOAD_CHUNK, bytes - off);
+            MemorySegment buf = uploadRing[b];
+            int parts = (int) Math.clamp(len >> 22, 1, 8); // ≥ 4 MiB per thread
+            long part = (len + parts - 1) / parts;
+            long base = off;
+            java.util.stream.IntStream.range(0, parts).parallel().forEach(i -> {
+                long from = i * part, n = Math.min(part, len - from);
+                if (n > 0) MemorySegment.copy(src, base + from, buf, from, n);
+            });
+            cu.copyHtoDAsync(dst + off, buf, len);
+            cu.eventRecord(uploadDone[b]);
+        }
     }
 
     @Override
@@ -397,6 +445,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         MemorySegment exec = graphs.get(key);
+        bf16At = -1; // a graph starts and ends with no bf16 copy assumed in scratch
         if (exec == null) {
             dryRun = true;
             try {
@@ -405,6 +454,7 @@ public final class CudaBackend implements Backend {
                 dryRun = false;
             }
             long t0 = System.nanoTime();
+            bf16At = -1;
             capturing = true;
             cu.beginCapture();
             try {
@@ -419,6 +469,7 @@ public final class CudaBackend implements Backend {
             graphCaptureMs += (System.nanoTime() - t0) / 1e6;
             graphs.put(key, exec);
         }
+        bf16At = -1;
         cu.graphLaunch(exec);
     }
 
@@ -452,8 +503,16 @@ public final class CudaBackend implements Backend {
         long a = x.ptr();
         ASource src = ASource.DENSE;
         if (vec && !bF32) { // both operands bf16: convert the activations once, then the all-cp.async pipeline
-            a = scratch(2L * M * K);
-            toBf16(a, x.ptr(), (long) M * K);
+            long n = (long) M * K;
+            a = scratch(2L * n);
+            boolean fresh = bf16At == opCount - 1 && bf16Src == x.ptr() && bf16Elems == n && bf16Dst == a;
+            if (!fresh) toBf16(a, x.ptr(), n);
+            long yEnd = y.ptr() + 4L * y.numel(), xEnd = x.ptr() + 4L * n;
+            boolean yOverlapsX = y.ptr() < xEnd && x.ptr() < yEnd;
+            bf16At = yOverlapsX ? -1 : opCount;
+            bf16Src = x.ptr();
+            bf16Elems = n;
+            bf16Dst = a;
             src = ASource.BF16;
         }
         GemmKernel.Config c = forced != null && src == ASource.BF16 ? forced
@@ -579,8 +638,12 @@ public final class CudaBackend implements Backend {
 
     // ------------------------------------------------------------------ norms
 
-    private void rowwise(RowKernels.Kind kind, long rows, Object... args) {
-        CudaContext.LoadedModule m = kernel(kind.name().toLowerCase(), 0, () -> RowKernels.generate(kind));
+    /** A row kernel; the vec4 variant when the columns come in quads and every pointer argument is 16-B aligned. */
+    private void rowwise(RowKernels.Kind kind, long rows, int cols, Object... args) {
+        boolean vec4 = cols % 4 == 0;
+        for (Object o : args) if (o instanceof Long p && p % 16 != 0) vec4 = false;
+        boolean v4 = vec4;
+        CudaContext.LoadedModule m = kernel(kind.name().toLowerCase() + (v4 ? "_vec4" : ""), 0, () -> RowKernels.generate(kind, v4));
         launch(m, (int) ((rows + RowKernels.WARPS - 1) / RowKernels.WARPS), 1, 1, RowKernels.BLOCK, 0, args);
     }
 
@@ -591,7 +654,7 @@ public final class CudaBackend implements Backend {
         CudaWeight wc = w(wt);
         requireShape("rmsNorm", y.numel() == x.numel() && y.cols() == x.cols() && wc.numel() == x.cols() && wc.f32
                 && (scale == null || scale.numel() == x.cols()), "y", y.shape, "x", x.shape, "w", wc.shape, "scale", scale == null ? "null" : scale.shape());
-        rowwise(RowKernels.Kind.RMS_NORM, x.rows(), y.ptr(), x.ptr(), wc.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
+        rowwise(RowKernels.Kind.RMS_NORM, x.rows(), x.cols(), y.ptr(), x.ptr(), wc.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
     }
 
     @Override
@@ -600,7 +663,7 @@ public final class CudaBackend implements Backend {
         CudaTensor y = t(yT), x = t(xT);
         requireShape("layerNorm", y.numel() == x.numel() && y.cols() == x.cols() && (scale == null || scale.numel() == x.cols()),
                 "y", y.shape, "x", x.shape, "scale", scale == null ? "null" : scale.shape());
-        rowwise(RowKernels.Kind.LAYER_NORM, x.rows(), y.ptr(), x.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
+        rowwise(RowKernels.Kind.LAYER_NORM, x.rows(), x.cols(), y.ptr(), x.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
     }
 
     @Override
@@ -610,7 +673,7 @@ public final class CudaBackend implements Backend {
         CudaWeight wc = w(wt);
         requireShape("gatedResidualRmsNorm", x.numel() == h.numel() && x.cols() == h.cols() && wc.numel() == x.cols() && wc.f32
                 && (gate == null || gate.numel() == x.cols()), "x", x.shape, "h", h.shape, "w", wc.shape, "gate", gate == null ? "null" : gate.shape());
-        rowwise(RowKernels.Kind.GATED_RESIDUAL, x.rows(), x.ptr(), h.ptr(), wc.ptr(), ptrOrZero(gate), x.rows(), x.cols(), eps);
+        rowwise(RowKernels.Kind.GATED_RESIDUAL, x.rows(), x.cols(), x.ptr(), h.ptr(), wc.ptr(), ptrOrZero(gate), x.rows(), x.cols(), eps);
     }
 
     @Override
@@ -639,7 +702,7 @@ public final class CudaBackend implements Backend {
     public void softmax(Tensor xT) {
         enter();
         CudaTensor x = t(xT);
-        rowwise(RowKernels.Kind.SOFTMAX, x.rows(), x.ptr(), x.rows(), x.cols());
+        rowwise(RowKernels.Kind.SOFTMAX, x.rows(), x.cols(), x.ptr(), x.rows(), x.cols());
     }
 
     // ------------------------------------------------------------------ positional
@@ -767,6 +830,10 @@ public final class CudaBackend implements Backend {
         eventPool.forEach(cu::eventDestroy);
         graphs.clear();
         if (staging != null) cu.freeHost(staging);
+        if (uploadRing != null) {
+            for (MemorySegment m : uploadRing) cu.freeHost(m);
+            for (MemorySegment e : uploadDone) cu.eventDestroy(e);
+        }
         if (idsDevice != 0) cu.free(idsDevice);
         if (scratch != 0) cu.free(scratch);
         retiredScratch.forEach(cu::free);

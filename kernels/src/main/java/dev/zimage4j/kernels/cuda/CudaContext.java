@@ -392,6 +392,15 @@ public final class CudaContext implements AutoCloseable {
         }
     }
 
+    /** Waits until the work recorded by {@code ev} has finished (at once for an event never recorded). */
+    public void eventSynchronize(MemorySegment ev) {
+        try {
+            check((int) CudaDriver.cuEventSynchronize.invokeExact(ev), "cuEventSynchronize");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     public void eventDestroy(MemorySegment ev) {
         try {
             check((int) CudaDriver.cuEventDestroy.invokeExact(ev), "cuEventDestroy_v2");

@@ -33,7 +33,10 @@ public final class KernelCatalog {
         ks.add(ElementwiseKernels.patchify(true));
         for (Rope r : Rope.values()) ks.add(ElementwiseKernels.rope(r));
         ks.add(ElementwiseKernels.timestep());
-        for (RowKernels.Kind k : RowKernels.Kind.values()) ks.add(RowKernels.generate(k));
+        for (RowKernels.Kind k : RowKernels.Kind.values()) {
+            ks.add(RowKernels.generate(k, false));
+            ks.add(RowKernels.generate(k, true));
+        }
         ks.add(RowKernels.groupNormPartial());
         ks.add(RowKernels.groupNormFinalize());
         ks.add(RowKernels.groupNormApply());

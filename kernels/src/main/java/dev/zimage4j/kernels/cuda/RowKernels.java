@@ -35,7 +35,16 @@ final class RowKernels {
     }
 
     static Ptx generate(Kind kind) {
-        Ptx k = new Ptx(kind.name().toLowerCase());
+        return generate(kind, false);
+    }
+
+    /**
+     * {@code kind}; with {@code vec4} each lane moves 4 consecutive columns per 16-B load/store (needs cols % 4 == 0
+     * and 16-B aligned rows and vectors): 4× the bytes in flight per iteration of the memory-bound row loops.
+     */
+    static Ptx generate(Kind kind, boolean vec4) {
+        int width = vec4 ? 4 : 1;
+        Ptx k = new Ptx(kind.name().toLowerCase() + (vec4 ? "_vec4" : ""));
         k.directive(".maxntid " + BLOCK + ", 1, 1");
         Reg out = k.paramPtr("y");
         Reg in = kind == Kind.SOFTMAX ? out : k.paramPtr("x");
@@ -53,11 +62,12 @@ final class RowKernels {
         Reg xRow = k.addr(in, rowOff, 4), yRow = k.addr(out, rowOff, 4);
         Reg colsF = k.reg(PtxType.F32);
         k.op("cvt.rn.f32.u32", colsF, cols);
+        Reg units = vec4 ? k.iop("shr.u32", cols, 2) : cols; // loop trip: columns, or column quads
         Reg hasMod = mod == null ? null : k.paramNonNull(kind == Kind.GATED_RESIDUAL ? "gate" : "scale");
 
         // pass 1: the statistic(s)
         Reg acc = k.constF32(kind == Kind.SOFTMAX ? Float.NEGATIVE_INFINITY : 0f);
-        overRow(k, lane, cols, xRow, (v) -> {
+        overRow(k, lane, units, width, xRow, (v) -> {
             switch (kind) {
                 case RMS_NORM, GATED_RESIDUAL -> k.op("fma.rn.f32", acc, v, v, acc);
                 case LAYER_NORM -> k.op("add.f32", acc, acc, v);
@@ -77,7 +87,7 @@ final class RowKernels {
                 Reg mean = k.reg(PtxType.F32);
                 k.op("div.rn.f32", mean, acc, colsF);
                 Reg var = k.constF32(0f);
-                overRow(k, lane, cols, xRow, (v) -> {
+                overRow(k, lane, units, width, xRow, (v) -> {
                     Reg d = k.fop("sub.f32", v, mean);
                     k.op("fma.rn.f32", var, d, d, var);
                 });
@@ -93,7 +103,7 @@ final class RowKernels {
                 k.op("mov.f32", a, Ptx.f32(ElementwiseKernels.LOG2E));
                 k.op("mul.f32", b, acc, Ptx.f32(-ElementwiseKernels.LOG2E));
                 Reg sum = k.constF32(0f);
-                overRow(k, lane, cols, xRow, (v) -> {
+                overRow(k, lane, units, width, xRow, (v) -> {
                     Reg e = k.reg(PtxType.F32);
                     k.op("fma.rn.f32", e, v, a, b);
                     k.op("ex2.approx.ftz.f32", e, e);
@@ -106,51 +116,58 @@ final class RowKernels {
 
         // pass 2: write
         Reg hRow = xRow;
-        k.forLoop(lane, cols, 32, c -> {
-            Reg v = k.reg(PtxType.F32);
-            k.op("ld.global.f32", v, at(k.addr(hRow, c, 4)));
-            Reg r = k.reg(PtxType.F32);
-            k.op("fma.rn.f32", r, v, a, b);
-            if (kind == Kind.SOFTMAX) {
-                k.op("ex2.approx.ftz.f32", r, r);
-                k.op("mul.f32", r, r, acc);
-            }
-            if (w != null) {
-                Reg wv = k.reg(PtxType.F32);
-                k.op("ld.global.f32", wv, at(k.addr(w, c, 4)));
-                k.op("mul.f32", r, r, wv);
-            }
+        k.forLoop(lane, units, 32, c -> {
+            Reg[] v = load(k, hRow, c, width);
+            Reg[] wv = w == null ? null : load(k, w, c, width);
+            Reg[] m = null;
             if (mod != null) {
-                Reg m = k.constF32(kind == Kind.GATED_RESIDUAL ? 1f : 0f);
-                k.opIf(hasMod, false, "ld.global.f32", m, at(k.addr(mod, c, 4)));
-                if (kind == Kind.GATED_RESIDUAL) {
-                    Reg g = k.reg(PtxType.F32);
-                    ElementwiseKernels.tanh(k, g, m);
-                    k.op("selp.f32", m, g, Ptx.f32(1f), hasMod);
-                    k.op("mul.f32", r, r, m);
-                } else {
-                    k.op("add.f32", m, m, Ptx.f32(1f));
-                    k.op("mul.f32", r, r, m);
+                m = new Reg[width];
+                for (int i = 0; i < width; i++) m[i] = k.constF32(kind == Kind.GATED_RESIDUAL ? 1f : 0f);
+                k.opIf(hasMod, false, width == 1 ? "ld.global.f32" : "ld.global.v4.f32", width == 1 ? m[0] : Ptx.vec((Object[]) m),
+                        at(k.addr(mod, c, 4 * width)));
+            }
+            Reg py = k.addr(yRow, c, 4 * width);
+            Reg[] old = kind == Kind.GATED_RESIDUAL ? load(k, yRow, c, width) : null;
+            Reg[] r = k.regs(PtxType.F32, width);
+            for (int i = 0; i < width; i++) {
+                k.op("fma.rn.f32", r[i], v[i], a, b);
+                if (kind == Kind.SOFTMAX) {
+                    k.op("ex2.approx.ftz.f32", r[i], r[i]);
+                    k.op("mul.f32", r[i], r[i], acc);
                 }
+                if (wv != null) k.op("mul.f32", r[i], r[i], wv[i]);
+                if (m != null) {
+                    if (kind == Kind.GATED_RESIDUAL) {
+                        Reg g = k.reg(PtxType.F32);
+                        ElementwiseKernels.tanh(k, g, m[i]);
+                        k.op("selp.f32", m[i], g, Ptx.f32(1f), hasMod);
+                    } else {
+                        k.op("add.f32", m[i], m[i], Ptx.f32(1f));
+                    }
+                    k.op("mul.f32", r[i], r[i], m[i]);
+                }
+                if (old != null) k.op("add.f32", r[i], r[i], old[i]);
             }
-            Reg py = k.addr(yRow, c, 4);
-            if (kind == Kind.GATED_RESIDUAL) {
-                Reg old = k.reg(PtxType.F32);
-                k.op("ld.global.f32", old, at(py));
-                k.op("add.f32", r, r, old);
-            }
-            k.op("st.global.f32", at(py), r);
+            if (width == 1) k.op("st.global.f32", at(py), r[0]);
+            else k.op("st.global.v4.f32", at(py), Ptx.vec((Object[]) r));
         });
         k.label(exit);
         return k;
     }
 
-    private static void overRow(Ptx k, Reg lane, Reg cols, Reg rowPtr, Consumer<Reg> f) {
-        k.forLoop(lane, cols, 32, c -> {
-            Reg v = k.reg(PtxType.F32);
-            k.op("ld.global.f32", v, at(k.addr(rowPtr, c, 4)));
-            f.accept(v);
+    /** Calls {@code f} on every element of the row: lane-strided over {@code units} units of {@code width} columns. */
+    private static void overRow(Ptx k, Reg lane, Reg units, int width, Reg rowPtr, Consumer<Reg> f) {
+        k.forLoop(lane, units, 32, c -> {
+            for (Reg v : load(k, rowPtr, c, width)) f.accept(v);
         });
+    }
+
+    /** Unit {@code c} of the row at {@code rowPtr}: one float, or 4 consecutive floats by one 16-B load. */
+    private static Reg[] load(Ptx k, Reg rowPtr, Reg c, int width) {
+        Reg[] v = k.regs(PtxType.F32, width);
+        if (width == 1) k.op("ld.global.f32", v[0], at(k.addr(rowPtr, c, 4)));
+        else k.op("ld.global.v4.f32", Ptx.vec((Object[]) v), at(k.addr(rowPtr, c, 16)));
+        return v;
     }
 
     /**

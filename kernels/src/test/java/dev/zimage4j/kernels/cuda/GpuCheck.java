@@ -163,6 +163,7 @@ public final class GpuCheck {
                 norms(r, 37, 3840);
                 norms(r, 133, 128);
                 norms(r, 5, 40);
+                norms(r, 7, 30); // cols not a multiple of 4: the scalar row kernels
                 groupNorm(r, 64, 33, 17, 32);
                 groupNorm(r, 12, 9, 7, 4);
                 groupNorm(r, 64, 160, 161, 8);   // 13 partial blocks per group
