@@ -13,7 +13,8 @@ out="${OUT:-/tmp/zimage-out}"; mkdir -p "$out"
 [ -x /tmp/jdk/bin/java ] || tar xJf "$here/jdk.txz" -C /tmp
 JAVA=/tmp/jdk/bin/java
 CP="$here/lib/*"
-FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx48g"
+# direct memory as bench-real uses it (pinned upload staging, converted weights)
+FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx48g -XX:MaxDirectMemorySize=100g"
 export CUDA_CACHE_PATH=/tmp/cuda-cache
 nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader || true
 model="${ZIMAGE_TP_MODEL:-/tmp/zimage-real}"
