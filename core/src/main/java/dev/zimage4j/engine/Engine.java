@@ -24,9 +24,10 @@ import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The resident engine: configured models, the cache of loaded ones, the job queue, the journal and one
- * worker per compute device (the CPU is one device; the GPU backend adds its own). Jobs are accepted
- * ({@link #submit}), journaled, queued and run in order; finished images go to the {@link ImageStore}.
+ * The resident engine: configured models, the job queue, the journal and one worker per compute device
+ * (config key {@code devices}). Each worker owns its device and its own cache of loaded models (a model
+ * used on two GPUs is loaded on each). Jobs are accepted ({@link #submit}), journaled and put on the one
+ * bounded queue; whichever worker is free takes the oldest; finished images go to the {@link ImageStore}.
  *
  * <p>Lifecycle: {@link #open} replays the journal; {@link #prewarmAndStart} loads and warms the
  * configured models, then starts the workers and reports {@link #ready()}; {@link #shutdown} drains.
@@ -39,7 +40,7 @@ public final class Engine implements AutoCloseable {
     private final EngineConfig config;
     private final ModelRegistry registry;
     private final LoadTrace trace = new LoadTrace();
-    private final ModelCache cache;
+    private final List<Worker> workers = new ArrayList<>();
     private final ImageStore store;
     private final Journal journal;
     private final Metrics metrics = new Metrics();
@@ -50,7 +51,6 @@ public final class Engine implements AutoCloseable {
     private final Map<String, Job> jobs = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<String> finishedOrder = new ConcurrentLinkedQueue<>();
     private final Set<Job> running = ConcurrentHashMap.newKeySet();
-    private final List<Thread> workers = new ArrayList<>();
     private final Object submitLock = new Object();
     private volatile boolean accepting = true, stopping, ready;
     private volatile double meanJobSeconds = 1.0;
@@ -63,10 +63,20 @@ public final class Engine implements AutoCloseable {
         if (ids.isEmpty()) throw new ConfigException("no model configured: pass --model DIR, or set models / model_roots in the config");
         this.defaultModel = config.defaultModel() != null ? config.defaultModel() : ids.getFirst();
         registry.resolve(defaultModel);
-        this.cache = new ModelCache(registry::resolve, factory, trace, config.maxCachedModels(), config.keepModelInMemory());
+        List<Device> devices = factory.open(config.deviceList());
+        for (Device d : devices) {
+            GeneratorFactory onDevice = (id, dir, reporter) -> factory.load(id, dir, d, reporter);
+            workers.add(new Worker(d, new ModelCache(registry::resolve, onDevice, trace, config.maxCachedModels(), config.keepModelInMemory())));
+        }
+        Log.info("workers: " + devices.stream().map(Device::name).toList());
         Path out = EngineConfig.expand(config.outputDir());
-        this.store = new ImageStore(out);
-        this.journal = Journal.open(out.resolve("journal.jsonl"));
+        try {
+            this.store = new ImageStore(out);
+            this.journal = Journal.open(out.resolve("journal.jsonl"));
+        } catch (IOException | RuntimeException e) {
+            closeFactory();  // the devices were opened above
+            throw e;
+        }
         registerGauges();
     }
 
@@ -98,13 +108,25 @@ public final class Engine implements AutoCloseable {
         metrics.gauge("zimage_jobs_running", "Jobs generating now.", running::size);
         metrics.gauge("zimage_ready", "1 once prewarm is done.", () -> ready ? 1 : 0);
         metrics.gauge("zimage_model_loads_total", "Model loads since start.", trace::count);
-        metrics.gauge("zimage_model_cache_hits_total", "Requests whose model was already loaded.", cache::hits);
-        metrics.gauge("zimage_model_cache_misses_total", "Requests that had to load their model.", cache::misses);
-        metrics.gauge("zimage_model_evictions_total", "Models unloaded to respect max_cached_models.", cache::evictions);
-        metrics.gauge("zimage_models_loaded", "Models held in memory.", () -> cache.cached().size());
-        metrics.gauge("zimage_model_resident_bytes", "Memory the loaded models hold beyond mapped weights.", cache::residentBytes);
+        metrics.gauge("zimage_model_cache_hits_total", "Requests whose model was already loaded (on their worker's device).", () -> sum(ModelCache::hits));
+        metrics.gauge("zimage_model_cache_misses_total", "Requests that had to load their model.", () -> sum(ModelCache::misses));
+        metrics.gauge("zimage_model_evictions_total", "Models unloaded to respect max_cached_models.", () -> sum(ModelCache::evictions));
+        metrics.gauge("zimage_models_loaded", "Models held in memory (a model loaded on two devices counts twice).", () -> sum(c -> c.cached().size()));
+        metrics.gauge("zimage_model_resident_bytes", "Memory the loaded models hold beyond mapped weights.", () -> sum(ModelCache::residentBytes));
         metrics.gauge("zimage_process_resident_bytes", "Resident set size of the server process.", Metrics::residentSetBytes);
         metrics.gauge("zimage_jvm_heap_used_bytes", "Java heap in use.", () -> Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory());
+        for (Worker w : workers) {
+            String l = "{device=\"" + w.device.name() + "\"}";
+            metrics.gauge("zimage_device_jobs_total" + l, "Jobs a worker finished (done, failed or cancelled), by device.", w.jobsDone::get);
+            metrics.gaugeDouble("zimage_device_busy_seconds_total" + l, "Seconds a worker spent running jobs, by device.", () -> w.busyNanos() / 1e9);
+            metrics.gauge("zimage_device_busy" + l, "1 while the device's worker runs a job.", () -> w.current == null ? 0 : 1);
+        }
+    }
+
+    private long sum(java.util.function.ToLongFunction<ModelCache> f) {
+        long s = 0;
+        for (Worker w : workers) s += f.applyAsLong(w.cache);
+        return s;
     }
 
     /**
@@ -113,19 +135,18 @@ public final class Engine implements AutoCloseable {
      */
     public void prewarmAndStart() {
         List<String> models = config.prewarmOnStartup().models() == null ? List.of(defaultModel) : config.prewarmOnStartup().models();
-        for (String m : models) {
-            try (ModelCache.Lease lease = cache.acquire(m, "startup prewarm")) {
+        for (Worker w : workers) for (String m : models) {
+            try (ModelCache.Lease lease = w.cache.acquire(m, "startup prewarm" + w.on())) {
                 for (int[] wh : config.prewarmResolutions()) {
                     GenerationRequest r = new GenerationRequest("prewarm", "", wh[0], wh[1], config.defaultSteps(), 0.0, 0, 1, null, 0.6);
                     long t0 = System.nanoTime();
                     lease.generator().generate(r.validate(), ProgressListener.NONE, new CancellationToken());
                     lease.markWarm();
-                    Log.info(String.format("prewarm %s %dx%d, %d steps: %.0f ms", m, wh[0], wh[1], r.steps(), (System.nanoTime() - t0) / 1e6));
+                    Log.info(String.format("prewarm %s%s %dx%d, %d steps: %.0f ms", m, w.on(), wh[0], wh[1], r.steps(), (System.nanoTime() - t0) / 1e6));
                 }
             }
         }
-        Thread w = Thread.ofPlatform().name("zimage-worker-cpu").start(this::workLoop);
-        workers.add(w);
+        for (Worker w : workers) w.start();
         ready = true;
     }
 
@@ -205,34 +226,27 @@ public final class Engine implements AutoCloseable {
         return true;
     }
 
-    private void workLoop() {
-        while (!stopping) {
-            Job job;
-            try {
-                job = queue.poll(100, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                return;
-            }
-            if (job == null) continue;
-            updatePositions();
-            run(job);
-        }
-    }
-
     private void updatePositions() {
         int pos = 1;
         for (Job j : queue) j.queuedAt(pos++);
     }
 
-    private void run(Job job) {
+    private void run(Job job, Worker worker) {
         if (job.state().terminal()) return;
         running.add(job);
         long t0 = System.nanoTime();
         metrics.observeStage("queue_wait", Math.max(0, Duration.between(job.accepted(), Instant.now()).toNanos() / 1e9));
         job.started();
-        try (ModelCache.Lease lease = cache.acquire(job.model(), "request " + job.id() + (job.origin().equals("api") ? "" : " (" + job.origin() + ")"))) {
+        try (ModelCache.Lease lease = worker.cache.acquire(job.model(), "request " + job.id() + (job.origin().equals("api") ? "" : " (" + job.origin() + ")") + worker.on())) {
             metrics.observeStage("model_acquire", (System.nanoTime() - t0) / 1e9);
-            List<GeneratedImage> out = lease.generator().generate(job.request(), (img, step, steps) -> job.stepped(img, step), job.cancellation());
+            long[] lastStep = {0};
+            List<GeneratedImage> out = lease.generator().generate(job.request(), (img, step, steps) -> {
+                long now = System.nanoTime();
+                // the first callback's interval would include text encoding: step latency counts from the second
+                if (lastStep[0] != 0) metrics.observeDeviceStep(worker.device.name(), (now - lastStep[0]) / 1e9);
+                lastStep[0] = now;
+                job.stepped(img, step);
+            }, job.cancellation());
             lease.markWarm();
             List<Job.Image> images = new ArrayList<>();
             Map<String, Double> stages = new LinkedHashMap<>();
@@ -250,6 +264,7 @@ public final class Engine implements AutoCloseable {
                 if (!k.startsWith("step ")) metrics.observeStage(k, v / 1e3);
             });
             journal.done(job.id(), images);
+            worker.account();
             job.done(images, stages);
             jobFinished(job, "done");
         } catch (CancelledException e) {
@@ -257,6 +272,7 @@ public final class Engine implements AutoCloseable {
                 Log.info("job " + job.id() + " interrupted by shutdown; it stays in the journal and runs again on restart");
             } else {
                 journal.ended(job.id(), Job.State.CANCELLED, e.getMessage());
+                worker.account();
                 job.cancelled(e.getMessage());
                 jobFinished(job, "cancelled");
             }
@@ -264,6 +280,7 @@ public final class Engine implements AutoCloseable {
             String msg = e.getMessage() == null ? e.toString() : e.getMessage();
             Log.info("job " + job.id() + " failed: " + msg);
             journal.ended(job.id(), Job.State.FAILED, msg);
+            worker.account();
             job.failed(msg);
             jobFinished(job, "failed");
         } finally {
@@ -283,18 +300,22 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    /** Loads model {@code id} now (no-op when loaded), on behalf of {@code trigger}. */
+    /** Loads model {@code id} now on every worker's device (no-op where loaded), on behalf of {@code trigger}. */
     public void load(String id, String trigger) {
         registry.resolve(id);
-        try (ModelCache.Lease ignored = cache.acquire(id, trigger)) {
-            // acquiring loads it; releasing keeps it cached (unless keep_model_in_memory is false)
+        for (Worker w : workers) {
+            try (ModelCache.Lease ignored = w.cache.acquire(id, trigger + w.on())) {
+                // acquiring loads it; releasing keeps it cached (unless keep_model_in_memory is false)
+            }
         }
     }
 
-    /** Unloads model {@code id}; false when it was not loaded. */
+    /** Unloads model {@code id} from every device; false when it was loaded on none. */
     public boolean unload(String id) {
         registry.resolve(id);
-        return cache.unload(id);
+        boolean any = false;
+        for (Worker w : workers) any |= w.cache.unload(id);
+        return any;
     }
 
     public int queueDepth() {
@@ -313,8 +334,41 @@ public final class Engine implements AutoCloseable {
         return registry;
     }
 
+    /** The first worker's model cache (the only one with a single device). */
     public ModelCache cache() {
-        return cache;
+        return workers.getFirst().cache;
+    }
+
+    /** Each worker's model cache, by device name, in worker order. */
+    public Map<String, ModelCache> caches() {
+        Map<String, ModelCache> out = new LinkedHashMap<>();
+        for (Worker w : workers) out.put(w.device.name(), w.cache);
+        return out;
+    }
+
+    /**
+     * One worker as {@code /healthz} shows it.
+     *
+     * @param device      the device name ("cuda:0", "cpu")
+     * @param state       "starting" (before prewarm is done), "idle", "busy" or "stopped"
+     * @param job         the job it runs, or null
+     * @param jobsDone    jobs it ran to an end (done, failed, cancelled, or interrupted by shutdown)
+     * @param busySeconds time it spent running jobs
+     * @param models      models loaded on its device
+     */
+    public record WorkerStatus(String device, String state, String job, long jobsDone, double busySeconds, List<String> models) {
+    }
+
+    /** The workers, one per device, in configuration order. */
+    public List<WorkerStatus> workers() {
+        List<WorkerStatus> out = new ArrayList<>();
+        for (Worker w : workers) {
+            Job j = w.current;
+            String state = w.thread == null ? "starting" : !w.thread.isAlive() ? "stopped" : j != null ? "busy" : "idle";
+            out.add(new WorkerStatus(w.device.name(), state, j == null ? null : j.id(), w.jobsDone.get(), w.busyNanos() / 1e9,
+                    w.cache.cached().stream().filter(c -> !c.loading()).map(ModelCache.Cached::id).toList()));
+        }
+        return out;
     }
 
     public LoadTrace loadTrace() {
@@ -357,7 +411,7 @@ public final class Engine implements AutoCloseable {
             Log.info("closing journal: " + e.getMessage());
         }
         if (config.unloadOnExit()) {
-            cache.close();
+            for (Worker w : workers) w.cache.close();
             closeFactory();
         }
         Log.info("engine stopped");
@@ -375,10 +429,11 @@ public final class Engine implements AutoCloseable {
 
     private void joinWorkers(Duration limit) {
         long deadline = System.nanoTime() + limit.toNanos();
-        for (Thread w : workers) {
+        for (Worker w : workers) {
+            if (w.thread == null) continue;
             try {
                 long left = deadline - System.nanoTime();
-                if (left > 0) w.join(Duration.ofNanos(left));
+                if (left > 0) w.thread.join(Duration.ofNanos(left));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
@@ -389,5 +444,70 @@ public final class Engine implements AutoCloseable {
     @Override
     public void close() {
         shutdown();
+    }
+
+    /**
+     * One compute device's worker: a platform thread that takes the oldest queued job whenever it is free and
+     * runs it on its own device's models. It never runs two jobs at once.
+     */
+    private final class Worker {
+        final Device device;
+        final ModelCache cache;
+        final java.util.concurrent.atomic.AtomicLong jobsDone = new java.util.concurrent.atomic.AtomicLong();
+        private final java.util.concurrent.atomic.AtomicLong busyNanosDone = new java.util.concurrent.atomic.AtomicLong();
+        private volatile long busySince;
+        volatile Job current;
+        volatile Thread thread;
+
+        Worker(Device device, ModelCache cache) {
+            this.device = device;
+            this.cache = cache;
+        }
+
+        /** " on cuda:1" for load-trace triggers and logs when there are several workers, else "". */
+        String on() {
+            return workers.size() > 1 ? " on " + device.name() : "";
+        }
+
+        long busyNanos() {
+            long since = busySince;
+            return busyNanosDone.get() + (current != null && since != 0 ? Math.max(0, System.nanoTime() - since) : 0);
+        }
+
+        void start() {
+            thread = Thread.ofPlatform().name("zimage-worker-" + device.name()).start(this::loop);
+        }
+
+        private void loop() {
+            while (!stopping) {
+                Job job;
+                try {
+                    job = queue.poll(100, TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                if (job == null) continue;
+                updatePositions();
+                if (job.state().terminal()) continue;
+                busySince = System.nanoTime();
+                current = job;
+                try {
+                    run(job, this);
+                } finally {
+                    account();
+                }
+            }
+        }
+
+        /**
+         * Counts the current job into jobs done and busy time; called before the job's end is published, so a
+         * client that sees its job finish also sees it counted. Idempotent per job.
+         */
+        void account() {
+            if (current == null) return;
+            busyNanosDone.addAndGet(System.nanoTime() - busySince);
+            jobsDone.incrementAndGet();
+            current = null;
+        }
     }
 }

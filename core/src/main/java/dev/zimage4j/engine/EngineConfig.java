@@ -1,5 +1,6 @@
 package dev.zimage4j.engine;
 
+import com.fasterxml.jackson.annotation.JsonFormat;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -48,7 +49,10 @@ import java.util.stream.Collectors;
  * @param syncTimeoutSeconds how long a synchronous request waits for its job
  * @param defaultSize        WIDTHxHEIGHT of requests that give none
  * @param defaultSteps       steps of requests that give none
- * @param backend            compute backend: "auto" (CUDA when usable, else CPU), "cpu" or "cuda"
+ * @param backend            compute backend: "auto" (CUDA when usable, else CPU), "cpu" or "cuda"; the default of {@code devices}
+ * @param devices            the devices to run one worker each on ({@link Device#parse}): e.g. ["cuda:0","cuda:1"],
+ *                           "cpu:2", "auto"; a single string is accepted. Unset: "cpu" for backend cpu, "cuda:0" for
+ *                           backend cuda, "auto" (every visible GPU, else one CPU worker) for backend auto
  */
 public record EngineConfig(
         @JsonProperty("host") String host,
@@ -69,7 +73,8 @@ public record EngineConfig(
         @JsonProperty("sync_timeout_seconds") Integer syncTimeoutSeconds,
         @JsonProperty("default_size") String defaultSize,
         @JsonProperty("default_steps") Integer defaultSteps,
-        @JsonProperty("backend") String backend) {
+        @JsonProperty("backend") String backend,
+        @JsonProperty("devices") @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> devices) {
 
     public static final int DEFAULT_PORT = 8777;
 
@@ -103,6 +108,11 @@ public record EngineConfig(
         defaultSize = defaultSize == null ? "1024x1024" : defaultSize;
         defaultSteps = defaultSteps == null ? 8 : defaultSteps;
         backend = backend == null ? "auto" : backend;
+        devices = devices == null ? List.of(switch (backend) {
+            case "cpu" -> "cpu";
+            case "cuda" -> "cuda:0";
+            default -> "auto";
+        }) : java.util.Collections.unmodifiableList(new ArrayList<>(devices));
     }
 
     /** Every default: no file, no flags. */
@@ -184,6 +194,7 @@ public record EngineConfig(
         parseSize("default_size", defaultSize);
         if (!List.of("auto", "cpu", "cuda").contains(backend))
             throw new ConfigException("backend must be auto, cpu or cuda, got '" + backend + "'");
+        Device.parse(devices);
         if (prewarmOnStartup.resolutions() != null)
             for (String r : prewarmOnStartup.resolutions()) parseSize("prewarm_on_startup.resolutions", r);
         if (authToken == null && !isLoopback(host))
@@ -218,6 +229,11 @@ public record EngineConfig(
     /** {@link #defaultSize()} as {width, height}. */
     public int[] defaultWidthHeight() {
         return parseSize("default_size", defaultSize);
+    }
+
+    /** {@link #devices()} parsed: one entry per worker ({@link Device#AUTO} alone until the devices are opened). */
+    public List<Device> deviceList() {
+        return Device.parse(devices);
     }
 
     /** The prewarm resolutions as {width, height} pairs. */

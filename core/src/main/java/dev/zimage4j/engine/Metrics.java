@@ -36,12 +36,24 @@ public final class Metrics {
 
     private final Map<String, Histogram> stages = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> counters = new ConcurrentHashMap<>();
-    private final Map<String, LongSupplier> gauges = new ConcurrentHashMap<>();
+    private final Map<String, Histogram> deviceSteps = new ConcurrentHashMap<>();
+    private final Map<String, java.util.function.Supplier<String>> gauges = new ConcurrentHashMap<>();
     private final Map<String, String> help = new ConcurrentHashMap<>();
 
     /** Records {@code seconds} for pipeline stage {@code stage}. */
     public void observeStage(String stage, double seconds) {
         stages.computeIfAbsent(stage, k -> new Histogram()).observe(seconds);
+    }
+
+    /** Records one denoising step of {@code seconds} on worker device {@code device} ({@code zimage_device_step_seconds}). */
+    public void observeDeviceStep(String device, double seconds) {
+        deviceSteps.computeIfAbsent(device, k -> new Histogram()).observe(seconds);
+    }
+
+    /** The number of step observations on {@code device} so far (tests). */
+    public long deviceStepCount(String device) {
+        Histogram h = deviceSteps.get(device);
+        return h == null ? 0 : h.count.get();
     }
 
     /** Adds one to counter {@code name} (a full Prometheus series name, labels included). */
@@ -51,8 +63,21 @@ public final class Metrics {
 
     /** Registers a gauge or externally kept counter read at scrape time. */
     public void gauge(String name, String description, LongSupplier value) {
-        gauges.put(name, value);
-        help.put(name, description);
+        gauges.put(name, () -> Long.toString(value.getAsLong()));
+        help.put(family(name), description);
+    }
+
+    /**
+     * {@link #gauge} for a fractional value (e.g. seconds). {@code name} may carry labels
+     * ({@code zimage_device_busy_seconds_total{device="cuda:0"}}); HELP and TYPE are written once per family.
+     */
+    public void gaugeDouble(String name, String description, java.util.function.DoubleSupplier value) {
+        gauges.put(name, () -> fmt(value.getAsDouble()));
+        help.put(family(name), description);
+    }
+
+    private static String family(String series) {
+        return series.replaceAll("\\{.*", "");
     }
 
     /** The number of stage observations so far (tests). */
@@ -65,32 +90,42 @@ public final class Metrics {
     public String render() {
         StringBuilder sb = new StringBuilder();
         sb.append("# HELP zimage_stage_seconds Wall time per generation stage.\n# TYPE zimage_stage_seconds histogram\n");
-        new TreeMap<>(stages).forEach((stage, h) -> {
-            long cum = 0;
-            for (int i = 0; i <= BUCKETS.length; i++) {
-                cum += h.counts.get(i);
-                String le = i < BUCKETS.length ? fmt(BUCKETS[i]) : "+Inf";
-                sb.append("zimage_stage_seconds_bucket{stage=\"").append(stage).append("\",le=\"").append(le).append("\"} ").append(cum).append('\n');
-            }
-            sb.append("zimage_stage_seconds_sum{stage=\"").append(stage).append("\"} ").append(fmt(h.sumNanos.get() / 1e9)).append('\n');
-            sb.append("zimage_stage_seconds_count{stage=\"").append(stage).append("\"} ").append(h.count.get()).append('\n');
-        });
+        new TreeMap<>(stages).forEach((stage, h) -> histogram(sb, "zimage_stage_seconds", "stage", stage, h));
+        if (!deviceSteps.isEmpty()) {
+            sb.append("# HELP zimage_device_step_seconds Wall time per denoising step, by worker device.\n# TYPE zimage_device_step_seconds histogram\n");
+            new TreeMap<>(deviceSteps).forEach((device, h) -> histogram(sb, "zimage_device_step_seconds", "device", device, h));
+        }
         Map<String, Long> sortedCounters = new TreeMap<>();
         counters.forEach((k, v) -> sortedCounters.put(k, v.get()));
         String lastFamily = "";
         for (var e : sortedCounters.entrySet()) {
-            String family = e.getKey().replaceAll("\\{.*", "");
+            String family = family(e.getKey());
             if (!family.equals(lastFamily)) sb.append("# TYPE ").append(family).append(" counter\n");
             lastFamily = family;
             sb.append(e.getKey()).append(' ').append(e.getValue()).append('\n');
         }
-        new TreeMap<>(gauges).forEach((name, v) -> {
-            String type = name.endsWith("_total") ? "counter" : "gauge";
-            sb.append("# HELP ").append(name).append(' ').append(help.get(name)).append('\n');
-            sb.append("# TYPE ").append(name).append(' ').append(type).append('\n');
-            sb.append(name).append(' ').append(v.getAsLong()).append('\n');
-        });
+        lastFamily = "";
+        for (var e : new TreeMap<>(gauges).entrySet()) {
+            String name = e.getKey(), family = family(name);
+            if (!family.equals(lastFamily)) {
+                sb.append("# HELP ").append(family).append(' ').append(help.get(family)).append('\n');
+                sb.append("# TYPE ").append(family).append(' ').append(family.endsWith("_total") ? "counter" : "gauge").append('\n');
+            }
+            lastFamily = family;
+            sb.append(name).append(' ').append(e.getValue().get()).append('\n');
+        }
         return sb.toString();
+    }
+
+    private static void histogram(StringBuilder sb, String family, String label, String value, Histogram h) {
+        long cum = 0;
+        for (int i = 0; i <= BUCKETS.length; i++) {
+            cum += h.counts.get(i);
+            String le = i < BUCKETS.length ? fmt(BUCKETS[i]) : "+Inf";
+            sb.append(family).append("_bucket{").append(label).append("=\"").append(value).append("\",le=\"").append(le).append("\"} ").append(cum).append('\n');
+        }
+        sb.append(family).append("_sum{").append(label).append("=\"").append(value).append("\"} ").append(fmt(h.sumNanos.get() / 1e9)).append('\n');
+        sb.append(family).append("_count{").append(label).append("=\"").append(value).append("\"} ").append(h.count.get()).append('\n');
     }
 
     private static String fmt(double d) {

@@ -134,7 +134,18 @@ public final class ApiServer implements AutoCloseable {
         List<String> p = segments(ex.getRequestURI().getRawPath());
         if (p.equals(List.of("healthz"))) {
             allow(method, "GET");
-            json(ex, 200, Map.of("status", "ok", "pid", ProcessHandle.current().pid(), "uptime_s", (System.currentTimeMillis() - START) / 1000));
+            List<Map<String, Object>> workers = new ArrayList<>();
+            for (Engine.WorkerStatus w : engine.workers()) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("device", w.device());
+                m.put("state", w.state());
+                m.put("job", w.job());
+                m.put("jobs_done", w.jobsDone());
+                m.put("busy_s", Math.round(w.busySeconds() * 1000) / 1000.0);
+                m.put("models", w.models());
+                workers.add(m);
+            }
+            json(ex, 200, Map.of("status", "ok", "pid", ProcessHandle.current().pid(), "uptime_s", (System.currentTimeMillis() - START) / 1000, "workers", workers));
             return;
         }
         if (p.equals(List.of("readyz"))) {
@@ -319,11 +330,30 @@ public final class ApiServer implements AutoCloseable {
     private void models(HttpExchange ex, String method, List<String> p) throws IOException {
         if (p.size() == 2) {
             allow(method, "GET");
-            Map<String, ModelCache.Cached> cached = new LinkedHashMap<>();
-            for (ModelCache.Cached c : engine.cache().cached()) cached.put(c.id(), c);
+            // per device: id -> its cache entry; the top-level fields summarise over devices
+            Map<String, Map<String, ModelCache.Cached>> byDevice = new LinkedHashMap<>();
+            engine.caches().forEach((device, cache) -> {
+                Map<String, ModelCache.Cached> m = new LinkedHashMap<>();
+                for (ModelCache.Cached c : cache.cached()) m.put(c.id(), c);
+                byDevice.put(device, m);
+            });
             List<Map<String, Object>> data = new ArrayList<>();
             for (String id : engine.registry().ids()) {
-                ModelCache.Cached c = cached.get(id);
+                ModelCache.Cached c = null;
+                long residentBytes = 0;
+                int inUse = 0;
+                boolean warm = false;
+                Map<String, Object> devices = new LinkedHashMap<>();
+                for (var e : byDevice.entrySet()) {
+                    ModelCache.Cached d = e.getValue().get(id);
+                    if (d == null) continue;
+                    if (c == null || c.loading()) c = d;
+                    residentBytes += d.residentBytes();
+                    inUse += d.users();
+                    warm |= d.warm();
+                    devices.put(e.getKey(), Map.of("loaded", !d.loading(), "warm", d.warm(), "in_use", d.users()));
+                }
+                if (c != null) c = new ModelCache.Cached(id, c.loading(), inUse, residentBytes, warm);
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("id", id);
                 m.put("object", "model");
@@ -334,6 +364,7 @@ public final class ApiServer implements AutoCloseable {
                 m.put("in_use", c == null ? 0 : c.users());
                 m.put("resident_bytes", c == null ? 0 : c.residentBytes());
                 m.put("loads", engine.loadTrace().count(id));
+                m.put("devices", devices);
                 data.add(m);
             }
             json(ex, 200, Map.of("object", "list", "data", data));

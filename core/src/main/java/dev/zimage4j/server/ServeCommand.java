@@ -29,7 +29,7 @@ import java.util.concurrent.CountDownLatch;
 public final class ServeCommand implements Command {
     private static final Set<String> VALUE_OPTIONS = Set.of("--config", "--port", "--host", "--model", "--model-root",
             "--default-model", "--output-dir", "--token", "--max-cached-models", "--queue-capacity", "--prewarm",
-            "--max-body-bytes", "--drain-seconds", "--default-size", "--default-steps", "--backend");
+            "--max-body-bytes", "--drain-seconds", "--default-size", "--default-steps", "--backend", "--devices");
     private static final Set<String> FLAGS = Set.of("--supervise", "--no-prewarm", "--no-keep-model-in-memory", "--supervised-child");
 
     /** Default image size with the built-in demo model (as {@code zimage generate} uses). */
@@ -56,11 +56,12 @@ public final class ServeCommand implements Command {
                                     [--default-model ID] [--output-dir DIR] [--token T] [--max-cached-models N]
                                     [--no-keep-model-in-memory] [--queue-capacity N] [--prewarm WxH]… [--no-prewarm]
                                     [--default-size WxH] [--default-steps N] [--max-body-bytes N] [--drain-seconds N]
-                                    [--backend auto|cpu|cuda] [--supervise]
+                                    [--backend auto|cpu|cuda] [--devices LIST] [--supervise]
                   --config FILE   JSON configuration (keys and defaults: docs/server.md); flags override it
                   --model DIR     serve this model directory (id = directory name; repeatable; replaces the config's models)
                   --prewarm WxH   a resolution to warm before ready (repeatable; default: the default size)
                   --token T       require Authorization: Bearer T (also ZIMAGE_TOKEN); needed for a non-loopback --host
+                  --devices LIST  one worker per device, comma-separated: auto, cpu, cpu:N, cuda:0,cuda:1 (config key devices)
                   --supervise     run the server as a child process, restarting it when it dies or hangs
                 With no model configured, serves the built-in demo model (a tiny random Z-Image) at 256x256 by default.""";
     }
@@ -78,6 +79,10 @@ public final class ServeCommand implements Command {
         putInt(a, o, "--default-steps", "default_steps");
         putString(a, o, "--default-size", "default_size");
         putString(a, o, "--backend", "backend");
+        if (a.get("--devices", null) != null) {
+            var devices = o.putArray("devices");
+            for (String d : a.get("--devices", null).split(",")) devices.add(d.trim());
+        }
         if (a.get("--max-body-bytes", null) != null) o.put("max_body_bytes", a.getLong("--max-body-bytes", 0));
         String token = a.get("--token", System.getenv("ZIMAGE_TOKEN"));
         if (token != null) o.put("auth_token", token);

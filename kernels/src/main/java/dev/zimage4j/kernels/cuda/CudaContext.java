@@ -37,7 +37,8 @@ public final class CudaContext implements AutoCloseable {
     private final int ccMajor, ccMinor, smCount, driverVersion;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment scratch = arena.allocate(64, 16);
-    private final ThreadLocal<Boolean> current = ThreadLocal.withInitial(() -> false);
+    /** The context this OS thread last made current (one per thread, whichever device: a thread may drive several). */
+    private static final ThreadLocal<CudaContext> CURRENT = new ThreadLocal<>();
     private boolean closed;
 
     private CudaContext(int ordinal) {
@@ -101,13 +102,13 @@ public final class CudaContext implements AutoCloseable {
     /** Binds this context to the calling OS thread (once per thread). */
     public void makeCurrent() {
         if (closed) throw new IllegalStateException("CUDA context of " + deviceName + " is closed");
-        if (current.get()) return;
+        if (CURRENT.get() == this) return;
         try {
             check((int) CudaDriver.cuCtxSetCurrent.invokeExact(ctx), "cuCtxSetCurrent");
         } catch (Throwable t) {
             throw rethrow(t);
         }
-        current.set(true);
+        CURRENT.set(this);
     }
 
     /** A device attribute ({@code CUdevice_attribute}). */
