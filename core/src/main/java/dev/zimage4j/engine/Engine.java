@@ -115,18 +115,35 @@ public final class Engine implements AutoCloseable {
         List<String> models = config.prewarmOnStartup().models() == null ? List.of(defaultModel) : config.prewarmOnStartup().models();
         for (String m : models) {
             try (ModelCache.Lease lease = cache.acquire(m, "startup prewarm")) {
-                for (int[] wh : config.prewarmResolutions()) {
-                    GenerationRequest r = new GenerationRequest("prewarm", "", wh[0], wh[1], config.defaultSteps(), 0.0, 0, 1, null, 0.6);
-                    long t0 = System.nanoTime();
-                    lease.generator().generate(r.validate(), ProgressListener.NONE, new CancellationToken());
-                    lease.markWarm();
-                    Log.info(String.format("prewarm %s %dx%d, %d steps: %.0f ms", m, wh[0], wh[1], r.steps(), (System.nanoTime() - t0) / 1e6));
-                }
+                for (int[] wh : config.prewarmResolutions()) prewarm(lease, m, wh);
             }
         }
         Thread w = Thread.ofPlatform().name("zimage-worker-cpu").start(this::workLoop);
         workers.add(w);
         ready = true;
+    }
+
+    /**
+     * Runs generations at one resolution until two consecutive ones take times within the configured
+     * tolerance (the JIT has compiled the hot paths) or the run limit is reached, and logs each time.
+     */
+    private void prewarm(ModelCache.Lease lease, String model, int[] wh) {
+        EngineConfig.Prewarm p = config.prewarmOnStartup();
+        GenerationRequest r = new GenerationRequest("prewarm", "", wh[0], wh[1], config.defaultSteps(), 0.0, 0, 1, null, 0.6).validate();
+        List<String> times = new ArrayList<>();
+        double previous = Double.NaN;
+        boolean settled = false;
+        for (int run = 0; run < p.maxRuns() && !settled; run++) {
+            long t0 = System.nanoTime();
+            lease.generator().generate(r, ProgressListener.NONE, new CancellationToken());
+            lease.markWarm();
+            double ms = (System.nanoTime() - t0) / 1e6;
+            times.add(String.format("%.0f", ms));
+            settled = Math.abs(ms - previous) <= p.settleTolerance() * Math.min(ms, previous);
+            previous = ms;
+        }
+        Log.info(String.format("prewarm %s %dx%d, %d steps: %s ms (%s)", model, wh[0], wh[1], r.steps(), String.join(", ", times),
+                settled ? "settled within " + Math.round(p.settleTolerance() * 100) + " %" : "run limit " + p.maxRuns() + " reached"));
     }
 
     /** True once prewarm is done and the workers run. */

@@ -29,6 +29,8 @@ public final class TestGeneratorFactory implements GeneratorFactory {
     /** Generations running at once on any generator of this factory (must never exceed 1). */
     final AtomicInteger concurrent = new AtomicInteger();
     final AtomicInteger maxConcurrent = new AtomicInteger();
+    /** Generations started on any generator of this factory. */
+    final AtomicInteger generations = new AtomicInteger();
 
     public TestGeneratorFactory() {
         this(Long.getLong("zimage.test.stepMillis", 0), Long.getLong("zimage.test.loadMillis", 0));
@@ -80,6 +82,7 @@ public final class TestGeneratorFactory implements GeneratorFactory {
         @Override
         public List<GeneratedImage> generate(GenerationRequest r, ProgressListener progress, CancellationToken cancel) {
             if (closed) throw new IllegalStateException("generator " + id + " used after close");
+            generations.incrementAndGet();
             int now = concurrent.incrementAndGet();
             maxConcurrent.accumulateAndGet(now, Math::max);
             try {
