@@ -131,6 +131,7 @@ public final class Engine implements AutoCloseable {
         EngineConfig.Prewarm p = config.prewarmOnStartup();
         GenerationRequest r = new GenerationRequest("prewarm", "", wh[0], wh[1], config.defaultSteps(), 0.0, 0, 1, null, 0.6).validate();
         List<String> times = new ArrayList<>();
+        long start = System.nanoTime();
         double previous = Double.NaN;
         boolean settled = false;
         for (int run = 0; run < p.maxRuns() && !settled; run++) {
@@ -142,7 +143,9 @@ public final class Engine implements AutoCloseable {
             settled = Math.abs(ms - previous) <= p.settleTolerance() * Math.min(ms, previous);
             previous = ms;
         }
-        Log.info(String.format("prewarm %s %dx%d, %d steps: %s ms (%s)", model, wh[0], wh[1], r.steps(), String.join(", ", times),
+        // "prewarm MODEL WxH, N steps: TOTAL ms" first: zimage bench reads that prefix
+        Log.info(String.format("prewarm %s %dx%d, %d steps: %.0f ms (%d runs: %s ms; %s)", model, wh[0], wh[1], r.steps(),
+                (System.nanoTime() - start) / 1e6, times.size(), String.join(", ", times),
                 settled ? "settled within " + Math.round(p.settleTolerance() * 100) + " %" : "run limit " + p.maxRuns() + " reached"));
     }
 
