@@ -130,24 +130,45 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * Loads every {@code prewarm_on_startup} model and runs one full generation per configured resolution,
-     * then starts the workers; {@link #ready()} is true afterwards.
+     * Loads every {@code prewarm_on_startup} model on every device and prewarms each configured resolution
+     * (generations until their times settle, see {@link #prewarm}), then starts the workers; {@link #ready()}
+     * is true afterwards.
      */
     public void prewarmAndStart() {
         List<String> models = config.prewarmOnStartup().models() == null ? List.of(defaultModel) : config.prewarmOnStartup().models();
         for (Worker w : workers) for (String m : models) {
             try (ModelCache.Lease lease = w.cache.acquire(m, "startup prewarm" + w.on())) {
-                for (int[] wh : config.prewarmResolutions()) {
-                    GenerationRequest r = new GenerationRequest("prewarm", "", wh[0], wh[1], config.defaultSteps(), 0.0, 0, 1, null, 0.6);
-                    long t0 = System.nanoTime();
-                    lease.generator().generate(r.validate(), ProgressListener.NONE, new CancellationToken());
-                    lease.markWarm();
-                    Log.info(String.format("prewarm %s%s %dx%d, %d steps: %.0f ms", m, w.on(), wh[0], wh[1], r.steps(), (System.nanoTime() - t0) / 1e6));
-                }
+                for (int[] wh : config.prewarmResolutions()) prewarm(lease, m, wh);
             }
         }
         for (Worker w : workers) w.start();
         ready = true;
+    }
+
+    /**
+     * Runs generations at one resolution until two consecutive ones take times within the configured
+     * tolerance (the JIT has compiled the hot paths) or the run limit is reached, and logs each time.
+     */
+    private void prewarm(ModelCache.Lease lease, String model, int[] wh) {
+        EngineConfig.Prewarm p = config.prewarmOnStartup();
+        GenerationRequest r = new GenerationRequest("prewarm", "", wh[0], wh[1], config.defaultSteps(), 0.0, 0, 1, null, 0.6).validate();
+        List<String> times = new ArrayList<>();
+        long start = System.nanoTime();
+        double previous = Double.NaN;
+        boolean settled = false;
+        for (int run = 0; run < p.maxRuns() && !settled; run++) {
+            long t0 = System.nanoTime();
+            lease.generator().generate(r, ProgressListener.NONE, new CancellationToken());
+            lease.markWarm();
+            double ms = (System.nanoTime() - t0) / 1e6;
+            times.add(String.format("%.0f", ms));
+            settled = Math.abs(ms - previous) <= p.settleTolerance() * Math.min(ms, previous);
+            previous = ms;
+        }
+        // "prewarm MODEL WxH, N steps: TOTAL ms" first: zimage bench reads that prefix
+        Log.info(String.format("prewarm %s %dx%d, %d steps: %.0f ms (%d runs: %s ms; %s)", model, wh[0], wh[1], r.steps(),
+                (System.nanoTime() - start) / 1e6, times.size(), String.join(", ", times),
+                settled ? "settled within " + Math.round(p.settleTolerance() * 100) + " %" : "run limit " + p.maxRuns() + " reached"));
     }
 
     /** True once prewarm is done and the workers run. */
@@ -276,7 +297,7 @@ public final class Engine implements AutoCloseable {
                 job.cancelled(e.getMessage());
                 jobFinished(job, "cancelled");
             }
-        } catch (Exception | OutOfMemoryError e) {
+        } catch (Exception | Error e) { // an Error (e.g. NoClassDefFoundError) fails the job; the worker lives on
             String msg = e.getMessage() == null ? e.toString() : e.getMessage();
             Log.info("job " + job.id() + " failed: " + msg);
             journal.ended(job.id(), Job.State.FAILED, msg);

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -106,13 +107,18 @@ public final class QwenTokenizer {
 
     // ------------------------------------------------------------------------------------ loading
 
-    /** Reads a {@code tokenizer.json} file (or a gzip of one, by its {@code .gz} name). */
+    /**
+     * Reads a {@code tokenizer.json} file (or a gzip of one, by its {@code .gz} name), through the
+     * binary {@link TokenizerCache} when one is configured.
+     */
     public static QwenTokenizer load(Path tokenizerJson) {
-        try (InputStream in = Files.newInputStream(tokenizerJson)) {
-            return read(tokenizerJson.toString().endsWith(".gz") ? new GZIPInputStream(in) : in, tokenizerJson.toString());
+        byte[] file;
+        try {
+            file = Files.readAllBytes(tokenizerJson);
         } catch (IOException e) {
             throw new TokenizerException("cannot read tokenizer " + tokenizerJson + ": " + e.getMessage(), e);
         }
+        return cached(file, tokenizerJson.toString().endsWith(".gz"), tokenizerJson.toString(), TokenizerCache.configured());
     }
 
     /**
@@ -120,6 +126,39 @@ public final class QwenTokenizer {
      * {@code model.vocab} and {@code model.merges} are streamed (no JSON tree), the rest is read as a tree.
      */
     public static QwenTokenizer read(InputStream json, String source) {
+        TokenizerCache.Parsed p = parse(json, source);
+        return new QwenTokenizer(p.root(), p.vocab(), p.merges(), source);
+    }
+
+    /**
+     * The tokenizer of {@code file} (the bytes of a tokenizer.json, gzipped when {@code gzip}): from
+     * {@code cache} when it holds the parse of these exact bytes, else parsed from JSON and stored there.
+     * A null cache always parses.
+     */
+    static QwenTokenizer cached(byte[] file, boolean gzip, String source, TokenizerCache cache) {
+        ObjectMapper mapper = new ObjectMapper();
+        byte[] key = cache == null ? null : TokenizerCache.sha256(file);
+        TokenizerCache.Parsed p = cache == null ? null : cache.read(key, mapper);
+        if (p == null) {
+            try (InputStream in = gzip ? new GZIPInputStream(new ByteArrayInputStream(file), 1 << 16) : new ByteArrayInputStream(file)) {
+                p = parse(in, source);
+            } catch (IOException e) {
+                throw new TokenizerException("cannot read tokenizer " + source + ": " + e.getMessage(), e);
+            }
+            // validate before caching: a tokenizer this class rejects is never stored
+            QwenTokenizer t = new QwenTokenizer(p.root(), p.vocab(), p.merges(), source);
+            if (cache != null) cache.write(key, p, mapper);
+            return t;
+        }
+        return new QwenTokenizer(p.root(), p.vocab(), p.merges(), source);
+    }
+
+    /** The vocabulary map of a parse (one capacity for the JSON and the cached parse: same iteration order). */
+    static Map<String, Integer> newVocabMap() {
+        return new HashMap<>(1 << 19);
+    }
+
+    private static TokenizerCache.Parsed parse(InputStream json, String source) {
         ObjectMapper mapper = new ObjectMapper();
         try (JsonParser p = mapper.createParser(json)) {
             if (p.nextToken() != JsonToken.START_OBJECT) throw new TokenizerException(source + ": not a JSON object");
@@ -143,7 +182,7 @@ public final class QwenTokenizer {
                 }
                 root.set("model", model);
             }
-            return new QwenTokenizer(root, vocab, merges, source);
+            return new TokenizerCache.Parsed(root, vocab, merges);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new TokenizerException(source + ": not valid tokenizer JSON: " + e.getOriginalMessage(), e);
         } catch (IOException e) {
@@ -152,7 +191,7 @@ public final class QwenTokenizer {
     }
 
     private static Map<String, Integer> streamVocab(JsonParser p, String source) throws IOException {
-        Map<String, Integer> vocab = new HashMap<>(1 << 19);
+        Map<String, Integer> vocab = newVocabMap();
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String token = p.currentName();
             if (p.nextToken() != JsonToken.VALUE_NUMBER_INT)
@@ -193,7 +232,7 @@ public final class QwenTokenizer {
                     InputStream in = QwenTokenizer.class.getResourceAsStream(BUNDLED_RESOURCE);
                     if (in == null) throw new TokenizerException("bundled tokenizer resource " + BUNDLED_RESOURCE + " is missing from the class path");
                     try (in) {
-                        bundled = t = read(new GZIPInputStream(in, 1 << 16), "bundled Qwen3 tokenizer");
+                        bundled = t = cached(in.readAllBytes(), true, "bundled Qwen3 tokenizer", TokenizerCache.configured());
                     } catch (IOException e) {
                         throw new TokenizerException("cannot read bundled tokenizer: " + e.getMessage(), e);
                     }

@@ -52,6 +52,19 @@ class EngineConfigTest {
         assertEquals(Map.of("a", "/m/a"), c.models());
         assertEquals(List.of("a"), c.prewarmOnStartup().models());
         assertArrayEquals(new int[]{512, 768}, c.prewarmResolutions().getFirst());
+        assertEquals(3, c.prewarmOnStartup().maxRuns());
+        assertEquals(0.10, c.prewarmOnStartup().settleTolerance());
+    }
+
+    @Test
+    void prewarmRunLimitAndToleranceAreChecked() throws Exception {
+        EngineConfig c = EngineConfig.load(file("{\"prewarm_on_startup\": {\"max_runs\": 5, \"settle_tolerance\": 0.05}}"), null);
+        assertEquals(5, c.prewarmOnStartup().maxRuns());
+        assertEquals(0.05, c.prewarmOnStartup().settleTolerance());
+        for (String bad : new String[]{"{\"max_runs\": 0}", "{\"max_runs\": 21}", "{\"settle_tolerance\": 0}", "{\"settle_tolerance\": 1.5}"}) {
+            var e = assertThrows(ConfigException.class, () -> EngineConfig.load(file("{\"prewarm_on_startup\": " + bad + "}"), null));
+            assertTrue(e.getMessage().contains("prewarm_on_startup."), e.getMessage());
+        }
     }
 
     @Test

@@ -80,6 +80,39 @@ class ApiServerTest {
     }
 
     @Test
+    void prewarmRunsUntilSettledWithinTheRunLimit() throws Exception {
+        ObjectNode one = TestServer.JSON.createObjectNode();
+        one.putObject("prewarm_on_startup").put("max_runs", 1);
+        try (TestServer s = new TestServer(dir.resolve("one"), new TestGeneratorFactory(5, 0), one, true)) {
+            assertEquals(1, s.factory.generations.get(), "max_runs 1: the single prewarm generation");
+        }
+        ObjectNode settle = TestServer.JSON.createObjectNode();
+        settle.putObject("prewarm_on_startup").put("max_runs", 4).put("settle_tolerance", 1.0);
+        try (TestServer s = new TestServer(dir.resolve("settle"), new TestGeneratorFactory(5, 0), settle, true)) {
+            // any two generations are within 100 % of each other: settled after the second
+            assertEquals(2, s.factory.generations.get());
+        }
+        ObjectNode bounded = TestServer.JSON.createObjectNode();
+        bounded.putObject("prewarm_on_startup").put("max_runs", 3).put("settle_tolerance", 1e-9);
+        try (TestServer s = new TestServer(dir.resolve("bounded"), new TestGeneratorFactory(5, 0), bounded, true)) {
+            assertEquals(3, s.factory.generations.get(), "never settles: stops at max_runs");
+            assertEquals(200, s.get("/readyz").statusCode());
+        }
+    }
+
+    @Test
+    void anErrorInAGenerationFailsTheJobAndTheWorkerGoesOn() throws Exception {
+        try (TestServer s = new TestServer(dir, 0, null)) {
+            var failed = s.post("/v1/generate", "{\"prompt\":\"" + TestGeneratorFactory.THROW_ERROR + "\",\"width\":64,\"height\":64}");
+            assertEquals(500, failed.statusCode(), failed.body());
+            assertTrue(failed.body().contains("simulated missing class"), failed.body());
+            HttpResponse<byte[]> next = s.postBytes("/v1/generate", "{\"prompt\":\"after\",\"seed\":3,\"width\":64,\"height\":64}");
+            assertEquals(200, next.statusCode());
+            assertImage(next.body(), "tiny-a", "after", 3, 64, 64);
+        }
+    }
+
+    @Test
     void syncPngBase64AndUrlOutputs() throws Exception {
         try (TestServer s = new TestServer(dir, 0, null)) {
             HttpResponse<byte[]> png = s.postBytes("/v1/generate", "{\"prompt\":\"a cat\",\"seed\":42,\"width\":64,\"height\":48}");

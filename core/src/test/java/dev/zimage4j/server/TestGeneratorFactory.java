@@ -23,12 +23,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code -Dzimage.test.stepMillis}. Loading requires the model directory to exist.
  */
 public final class TestGeneratorFactory implements GeneratorFactory {
+    /** A prompt that makes the generator throw a {@link NoClassDefFoundError}. */
+    static final String THROW_ERROR = "!throw-error!";
     final long stepMillis;
     final long loadMillis;
     final AtomicInteger open = new AtomicInteger();
     /** Generations running at once on any generator of this factory (must never exceed 1). */
     final AtomicInteger concurrent = new AtomicInteger();
     final AtomicInteger maxConcurrent = new AtomicInteger();
+    /** Generations started on any generator of this factory. */
+    final AtomicInteger generations = new AtomicInteger();
 
     public TestGeneratorFactory() {
         this(Long.getLong("zimage.test.stepMillis", 0), Long.getLong("zimage.test.loadMillis", 0));
@@ -80,6 +84,9 @@ public final class TestGeneratorFactory implements GeneratorFactory {
         @Override
         public List<GeneratedImage> generate(GenerationRequest r, ProgressListener progress, CancellationToken cancel) {
             if (closed) throw new IllegalStateException("generator " + id + " used after close");
+            generations.incrementAndGet();
+            // a JVM Error escaping a generation (seen: NoClassDefFoundError) must fail the job, not the worker
+            if (r.prompt().equals(THROW_ERROR)) throw new NoClassDefFoundError("simulated missing class");
             int now = concurrent.incrementAndGet();
             maxConcurrent.accumulateAndGet(now, Math::max);
             try {
