@@ -87,8 +87,8 @@ final class PipelineGeneratorFactory implements GeneratorFactory, AutoCloseable 
 
     private static ImageGenerator load(Path dir, Backend backend, ComponentReporter reporter) {
         ZImagePipeline p = ZImagePipeline.load(ModelFiles.resolve(List.of(dir)), backend, PipelineOptions.DEFAULT);
-        // the pipeline times each component; the memory it holds is reported for the whole model
-        p.loadMillis().forEach((component, ms) -> reporter.loaded(component.replaceFirst("^load ", ""), ms, 0));
+        Map<String, Long> bytes = p.componentBytes();
+        p.loadMillis().forEach((component, ms) -> reporter.loaded(component, ms, bytes.getOrDefault(component, 0L)));
         return p;
     }
 

@@ -202,6 +202,25 @@ public final class ZImagePipeline implements ImageGenerator {
         return java.util.Collections.unmodifiableMap(loadMillis);
     }
 
+    /**
+     * Memory each loaded component holds beyond the page-cache-backed mapping (converted or packed weights,
+     * device copies), keyed like {@link #loadMillis()}; workspaces are not included (see {@link #residentBytes()}).
+     */
+    public Map<String, Long> componentBytes() {
+        Map<String, Long> bytes = new LinkedHashMap<>();
+        bytes.put("tokenizer", 0L); // a heap structure, not weights
+        bytes.put("text encoder", textEncoder.ownedWeightBytes());
+        bytes.put("transformer", ditWeightBytes());
+        bytes.put("vae", vae.ownedBytes());
+        return bytes;
+    }
+
+    private long ditWeightBytes() {
+        long n = 0;
+        for (Weight w : dit.weights().all()) n += w.ownedBytes();
+        return n;
+    }
+
     /** Pixels per latent cell times the DiT patch: image sides must be multiples of this (16). */
     public int sizeMultiple() {
         return vae.config().downFactor() * dit.config().patchSize();
@@ -411,8 +430,7 @@ public final class ZImagePipeline implements ImageGenerator {
     /** Weights held beyond the mapping, plus the DiT and VAE workspaces currently kept. Safe to call during a generation. */
     @Override
     public long residentBytes() {
-        long n = textEncoder.ownedWeightBytes() + vae.ownedBytes() + vae.workspaceBytes();
-        for (Weight w : dit.weights().all()) n += w.ownedBytes();
+        long n = textEncoder.ownedWeightBytes() + ditWeightBytes() + vae.ownedBytes() + vae.workspaceBytes();
         synchronized (ditWorkspaces) {
             for (DitWorkspace ws : ditWorkspaces.values()) n += ws.bytes();
         }

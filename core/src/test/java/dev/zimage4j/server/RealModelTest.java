@@ -75,6 +75,10 @@ class RealModelTest {
             assertEquals("request " + TestServer.JSON.readTree(r.body()).get("id").asText(), loads.getFirst().trigger());
             assertEquals(List.of("tokenizer", "text encoder", "transformer", "vae"),
                     loads.getFirst().components().stream().map(LoadTrace.Component::name).toList());
+            // the memory each component holds beyond the mapping (on the CPU: the norm vectors, biases and pad
+            // tokens converted to float) is traced per component, not only for the whole model
+            for (LoadTrace.Component c : loads.getFirst().components().subList(1, 4))
+                assertTrue(c.bytes() > 0, c.name() + " holds converted vectors, traced as " + c.bytes() + " bytes");
             assertEquals(1, engine.metrics().stageCount("denoise"));
         } finally {
             engine.shutdown();
