@@ -21,10 +21,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Needs a current context on the calling thread.
  */
 final class CubinLinker {
-    private static final int JIT_WALL_TIME = 2, JIT_INFO_LOG = 3, JIT_INFO_LOG_SIZE = 4, JIT_ERROR_LOG = 5,
-            JIT_ERROR_LOG_SIZE = 6, JIT_LOG_VERBOSE = 12;
     private static final int INPUT_PTX = 1;
-    private static final int LOG_BYTES = 16 * 1024;
     /** What the key records about the options: logs do not change the code, the target comes from the context. */
     static final String JIT_OPTIONS = "cuLink default optimisation (O4), target from context";
 
@@ -56,29 +53,20 @@ final class CubinLinker {
     static Linked link(String ptx, String name) {
         long t0 = System.nanoTime();
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment info = a.allocate(LOG_BYTES), err = a.allocate(LOG_BYTES);
-            int[] ids = {JIT_INFO_LOG, JIT_INFO_LOG_SIZE, JIT_ERROR_LOG, JIT_ERROR_LOG_SIZE, JIT_LOG_VERBOSE, JIT_WALL_TIME};
-            MemorySegment opts = a.allocate(JAVA_INT, ids.length), vals = a.allocate(ADDRESS, ids.length);
-            for (int i = 0; i < ids.length; i++) opts.setAtIndex(JAVA_INT, i, ids[i]);
-            vals.setAtIndex(ADDRESS, 0, info);
-            vals.setAtIndex(JAVA_LONG, 1, LOG_BYTES);
-            vals.setAtIndex(ADDRESS, 2, err);
-            vals.setAtIndex(JAVA_LONG, 3, LOG_BYTES);
-            vals.setAtIndex(JAVA_LONG, 4, 1);
-            vals.setAtIndex(JAVA_LONG, 5, 0);
+            JitOptions jit = JitOptions.allocate(a);
             MemorySegment pState = a.allocate(ADDRESS);
-            CudaDriver.check((int) LINK_CREATE.invokeExact(ids.length, opts, vals, pState), "cuLinkCreate_v2");
+            CudaDriver.check((int) LINK_CREATE.invokeExact(jit.count(), jit.ids(), jit.vals(), pState), "cuLinkCreate_v2");
             MemorySegment state = pState.get(ADDRESS, 0);
             try {
                 MemorySegment image = a.allocateFrom(ptx, StandardCharsets.US_ASCII);
                 CudaDriver.check((int) LINK_ADD_DATA.invokeExact(state, INPUT_PTX, image, image.byteSize(), a.allocateFrom(name), 0,
-                        MemorySegment.NULL, MemorySegment.NULL), "cuLinkAddData_v2(" + name + ")", "linker error log: " + err.getString(0).strip());
+                        MemorySegment.NULL, MemorySegment.NULL), "cuLinkAddData_v2(" + name + ")", "linker error log: " + jit.errorLog());
                 MemorySegment pCubin = a.allocate(ADDRESS), pSize = a.allocate(JAVA_LONG);
                 CudaDriver.check((int) LINK_COMPLETE.invokeExact(state, pCubin, pSize), "cuLinkComplete(" + name + ")",
-                        "linker error log: " + err.getString(0).strip());
+                        "linker error log: " + jit.errorLog());
                 long size = pSize.get(JAVA_LONG, 0);
                 byte[] cubin = pCubin.get(ADDRESS, 0).reinterpret(size).toArray(JAVA_BYTE); // owned by the state: copy before destroy
-                return new Linked(cubin, info.getString(0).strip(), (System.nanoTime() - t0) / 1e6);
+                return new Linked(cubin, jit.infoLog(), (System.nanoTime() - t0) / 1e6);
             } finally {
                 int ignored = (int) LINK_DESTROY.invokeExact(state);
             }

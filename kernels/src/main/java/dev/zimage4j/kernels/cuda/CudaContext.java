@@ -24,9 +24,6 @@ public final class CudaContext implements AutoCloseable {
     private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(CudaContext.class.getName());
 
     /** CUjit_option ids (cuda.h). */
-    private static final int JIT_WALL_TIME = 2, JIT_INFO_LOG = 3, JIT_INFO_LOG_SIZE = 4, JIT_ERROR_LOG = 5,
-            JIT_ERROR_LOG_SIZE = 6, JIT_LOG_VERBOSE = 12;
-    private static final int LOG_BYTES = 16 * 1024;
     /** Device attribute ids. */
     static final int ATTR_SM_COUNT = 16, ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SMEM_OPTIN = 97;
 
@@ -259,29 +256,19 @@ public final class CudaContext implements AutoCloseable {
                     : KernelCache.key(ptx, CubinLinker.JIT_OPTIONS, driverVersion, computeCapability(), deviceName);
             byte[] cubin = cachedOrLinkedCubin(cacheKey, ptx, entry);
             MemorySegment image = cubin != null ? a.allocateFrom(JAVA_BYTE, cubin) : a.allocateFrom(ptx, StandardCharsets.US_ASCII);
-            MemorySegment info = a.allocate(LOG_BYTES), err = a.allocate(LOG_BYTES);
-            int[] ids = {JIT_INFO_LOG, JIT_INFO_LOG_SIZE, JIT_ERROR_LOG, JIT_ERROR_LOG_SIZE, JIT_LOG_VERBOSE, JIT_WALL_TIME};
-            MemorySegment opts = a.allocate(JAVA_INT, ids.length);
-            MemorySegment vals = a.allocate(ADDRESS, ids.length);
-            for (int i = 0; i < ids.length; i++) opts.setAtIndex(JAVA_INT, i, ids[i]);
-            vals.setAtIndex(ADDRESS, 0, info);
-            vals.setAtIndex(JAVA_LONG, 1, LOG_BYTES);
-            vals.setAtIndex(ADDRESS, 2, err);
-            vals.setAtIndex(JAVA_LONG, 3, LOG_BYTES);
-            vals.setAtIndex(JAVA_LONG, 4, 1);
-            vals.setAtIndex(JAVA_LONG, 5, 0);
+            JitOptions jit = JitOptions.allocate(a);
             MemorySegment pmod = a.allocate(ADDRESS);
-            int r = (int) CudaDriver.cuModuleLoadDataEx.invokeExact(pmod, image, ids.length, opts, vals);
+            int r = (int) CudaDriver.cuModuleLoadDataEx.invokeExact(pmod, image, jit.count(), jit.ids(), jit.vals());
             if (r != 0 && cubin != null) {
                 // a cached or linked cubin the driver refuses: drop it and JIT the PTX (its error log is then the real one)
                 LOG.warning("kernel cache: the driver refused the cubin of " + entry + " (" + CudaDriver.errorName(r) + "); compiling its PTX");
                 kernelCache.evict(cacheKey);
                 image = a.allocateFrom(ptx, StandardCharsets.US_ASCII);
-                r = (int) CudaDriver.cuModuleLoadDataEx.invokeExact(pmod, image, ids.length, opts, vals);
+                r = (int) CudaDriver.cuModuleLoadDataEx.invokeExact(pmod, image, jit.count(), jit.ids(), jit.vals());
             }
             double wallMs = (System.nanoTime() - t0) / 1e6;
-            check(r, "cuModuleLoadDataEx(" + entry + ")", "JIT error log: " + err.getString(0).strip());
-            float jitMs = Float.intBitsToFloat((int) vals.getAtIndex(JAVA_LONG, 5));
+            check(r, "cuModuleLoadDataEx(" + entry + ")", "JIT error log: " + jit.errorLog());
+            float jitMs = jit.wallMs();
             MemorySegment module = pmod.get(ADDRESS, 0);
             MemorySegment pfn = a.allocate(ADDRESS);
             check((int) CudaDriver.cuModuleGetFunction.invokeExact(pfn, module, a.allocateFrom(entry)), "cuModuleGetFunction(" + entry + ")");
@@ -294,7 +281,7 @@ public final class CudaContext implements AutoCloseable {
             int regs = out.get(JAVA_INT, 0);
             check((int) CudaDriver.cuFuncGetAttribute.invokeExact(out, 3 /* LOCAL_SIZE_BYTES */, fn), "cuFuncGetAttribute");
             int local = out.get(JAVA_INT, 0);
-            return new LoadedModule(module, fn, entry, wallMs, jitMs, regs, local, info.getString(0).strip());
+            return new LoadedModule(module, fn, entry, wallMs, jitMs, regs, local, jit.infoLog());
         } catch (Throwable t) {
             throw rethrow(t);
         }
