@@ -3,7 +3,6 @@ package dev.zimage4j.modelgen;
 import dev.zimage4j.safetensors.Checkpoint;
 import dev.zimage4j.safetensors.DType;
 import dev.zimage4j.safetensors.FloatConversion;
-import dev.zimage4j.safetensors.MissingTensorException;
 import dev.zimage4j.safetensors.TensorView;
 
 import java.lang.foreign.Arena;
@@ -105,13 +104,6 @@ public final class RandomCheckpoint implements Checkpoint {
     @Override
     public Optional<TensorView> find(String name) {
         return Optional.ofNullable(views.get(name));
-    }
-
-    @Override
-    public TensorView get(String name) {
-        TensorView v = views.get(name);
-        if (v == null) throw new MissingTensorException("tensor '" + name + "' is not in " + source);
-        return v;
     }
 
     @Override

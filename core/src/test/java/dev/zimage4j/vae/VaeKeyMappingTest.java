@@ -76,10 +76,6 @@ class VaeKeyMappingTest {
             return Optional.ofNullable(tensors.get(name));
         }
 
-        public TensorView get(String name) {
-            return tensors.get(name);
-        }
-
         public Map<String, String> metadata() {
             return Map.of();
         }

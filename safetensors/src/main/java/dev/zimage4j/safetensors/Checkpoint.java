@@ -22,7 +22,9 @@ public interface Checkpoint extends AutoCloseable {
      *
      * @throws MissingTensorException naming the tensor and the checkpoint
      */
-    TensorView get(String name);
+    default TensorView get(String name) {
+        return find(name).orElseThrow(() -> new MissingTensorException("no tensor '" + name + "' in " + source()));
+    }
 
     /** The {@code __metadata__} string map of the header (merged over shards; the index's own metadata wins). */
     Map<String, String> metadata();

@@ -35,13 +35,6 @@ final class MappedCheckpoint implements Checkpoint {
     }
 
     @Override
-    public TensorView get(String name) {
-        TensorView t = tensors.get(name);
-        if (t == null) throw new MissingTensorException("no tensor '" + name + "' in " + source);
-        return t;
-    }
-
-    @Override
     public Map<String, String> metadata() {
         return metadata;
     }
