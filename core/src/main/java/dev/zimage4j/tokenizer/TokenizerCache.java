@@ -81,8 +81,9 @@ final class TokenizerCache {
         }
     }
 
+    /** The entry of {@code key}: {@code SHA256.v2.ztok} (the version in the name: another version's entries are left alone). */
     Path file(byte[] key) {
-        return dir.resolve(HexFormat.of().formatHex(key) + ".ztok");
+        return dir.resolve(HexFormat.of().formatHex(key) + ".v" + VERSION + ".ztok");
     }
 
     /** The entry for {@code key}, or null on a miss; a damaged entry is deleted. */

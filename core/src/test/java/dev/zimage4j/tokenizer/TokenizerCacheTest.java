@@ -154,7 +154,7 @@ class TokenizerCacheTest {
                 "the bundled resource changed: set QwenTokenizer.BUNDLED_SHA256 to its SHA-256");
         TokenizerCache cache = new TokenizerCache(dir);
         assertSameAsJson(QwenTokenizer.loadBundled(cache)); // miss: from the resource, stored under its hash
-        assertEquals(QwenTokenizer.BUNDLED_SHA256 + ".ztok", entry(dir).getFileName().toString());
+        assertEquals(QwenTokenizer.BUNDLED_SHA256 + ".v2.ztok", entry(dir).getFileName().toString());
         assertSameAsJson(QwenTokenizer.loadBundled(cache)); // hit
     }
 
