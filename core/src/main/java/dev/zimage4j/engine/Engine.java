@@ -7,8 +7,6 @@ import dev.zimage4j.pipeline.GenerationRequest;
 import dev.zimage4j.pipeline.ProgressListener;
 
 import java.io.IOException;
-import java.lang.management.CompilationMXBean;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -131,21 +129,15 @@ public final class Engine implements AutoCloseable {
         return s;
     }
 
-    /** Side of the JIT warm-up generations' images: the smallest size a request may have. */
-    public static final int JIT_WARMUP_SIZE = GenerationRequest.MIN_SIZE;
-    /** Denoising steps of a JIT warm-up generation (two: the step loop and the step between two steps run). */
-    public static final int JIT_WARMUP_STEPS = 2;
-
     /**
-     * Loads every {@code prewarm_on_startup} model on every device, warms the JIT with cheap generations
-     * ({@link #jitWarmup}) and prewarms each configured resolution (generations until their times settle,
-     * see {@link #prewarm}), then starts the workers; {@link #ready()} is true afterwards.
+     * Loads every {@code prewarm_on_startup} model on every device and prewarms each configured resolution
+     * (generations until their times settle, see {@link #prewarm}), then starts the workers; {@link #ready()}
+     * is true afterwards.
      */
     public void prewarmAndStart() {
         List<String> models = config.prewarmOnStartup().models() == null ? List.of(defaultModel) : config.prewarmOnStartup().models();
         for (Worker w : workers) for (String m : models) {
             try (ModelCache.Lease lease = w.cache.acquire(m, "startup prewarm" + w.on())) {
-                jitWarmup(lease, m);
                 for (int[] wh : config.prewarmResolutions()) prewarm(lease, m, wh);
             }
         }
@@ -154,48 +146,9 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * Runs the cheapest generations ({@value #JIT_WARMUP_SIZE}², {@value #JIT_WARMUP_STEPS} steps) until
-     * the JIT compilations completing during one add up to at most {@code settle_tolerance} of its time —
-     * the compilers have caught up with the code a generation runs — or {@code jit_warmup_runs} have run. Until the JIT has compiled a kernel,
-     * each call of it costs per operation (interpreted or C1 code), whatever the image size, so small
-     * generations reach compiled code in the least time; the resolutions' own runs ({@link #prewarm})
-     * then confirm it at the real size. Once the code is compiled (a second model, a second device) this
-     * stops after one generation.
-     */
-    private void jitWarmup(ModelCache.Lease lease, String model) {
-        int max = config.prewarmOnStartup().jitWarmupRuns();
-        if (max == 0) return;
-        GenerationRequest r = new GenerationRequest("prewarm", "", JIT_WARMUP_SIZE, JIT_WARMUP_SIZE, JIT_WARMUP_STEPS,
-                0.0, 0, 1, null, 0.6).validate();
-        List<String> times = new ArrayList<>();
-        long start = System.nanoTime();
-        boolean quiet = false;
-        while (times.size() < max && !quiet) {
-            long compiled = compilationMillis();
-            long t0 = System.nanoTime();
-            lease.generator().generate(r, ProgressListener.NONE, new CancellationToken());
-            double ms = (System.nanoTime() - t0) / 1e6;
-            times.add(String.format("%.0f", ms));
-            quiet = compilationMillis() - compiled <= config.prewarmOnStartup().settleTolerance() * ms;
-        }
-        lease.markWarm();
-        Log.info(String.format("prewarm %s %dx%d, %d steps: %.0f ms (JIT warm-up, %d runs: %s ms; %s)", model, r.width(), r.height(),
-                r.steps(), (System.nanoTime() - start) / 1e6, times.size(), String.join(", ", times),
-                quiet ? "JIT quiet" : "run limit " + max + " reached"));
-    }
-
-    /**
-     * Milliseconds the JIT compilers have spent so far (grows as compilations complete); -1 when the JVM does
-     * not report it, which makes the first JIT warm-up generation count as quiet.
-     */
-    private static long compilationMillis() {
-        CompilationMXBean c = ManagementFactory.getCompilationMXBean();
-        return c != null && c.isCompilationTimeMonitoringSupported() ? c.getTotalCompilationTime() : -1;
-    }
-
-    /**
-     * Runs generations at one resolution until two consecutive ones take times within the configured
-     * tolerance (the JIT has compiled the hot paths) or the run limit is reached, and logs each time.
+     * Runs generations at one resolution, each with its PNG encoding as a request has it, until two
+     * consecutive ones take times within the configured tolerance (the JIT has compiled the hot paths) or
+     * the run limit is reached, and logs each time.
      */
     private void prewarm(ModelCache.Lease lease, String model, int[] wh) {
         EngineConfig.Prewarm p = config.prewarmOnStartup();
@@ -206,7 +159,9 @@ public final class Engine implements AutoCloseable {
         boolean settled = false;
         for (int run = 0; run < p.maxRuns() && !settled; run++) {
             long t0 = System.nanoTime();
-            lease.generator().generate(r, ProgressListener.NONE, new CancellationToken());
+            List<GeneratedImage> out = lease.generator().generate(r, ProgressListener.NONE, new CancellationToken());
+            // a request's image is encoded too (its "png" stage): warm that code as well, the bytes are dropped
+            ImageStore.encodePng(out.getFirst(), lease.generator().modelId());
             lease.markWarm();
             double ms = (System.nanoTime() - t0) / 1e6;
             times.add(String.format("%.0f", ms));

@@ -79,32 +79,25 @@ public record EngineConfig(
     public static final int DEFAULT_PORT = 8777;
 
     /**
-     * What to warm before ready. Each model is loaded; then, once per model and device, a JIT warm-up:
-     * generations at the smallest size ({@value Engine#JIT_WARMUP_SIZE}², {@value Engine#JIT_WARMUP_STEPS}
-     * steps) until the JIT compilations completing during one take at most {@code settleTolerance} of its
-     * time (the code every request runs is compiled), at most {@code jitWarmupRuns}; then, per resolution, full generations
-     * until two consecutive ones take times within {@code settleTolerance} of each other, or
-     * {@code maxRuns} have run. The cheap generations reach compiled code in less time than full-size
-     * ones: the first generations in a process run interpreted and C1 code, which costs per operation,
-     * not per pixel.
+     * What to warm before ready: each model is loaded and, per resolution, runs full generations until
+     * the JIT has settled: until two consecutive ones take times within {@code settleTolerance} of each
+     * other, or {@code maxRuns} have run. The first generation in a process runs mostly interpreted and
+     * C1 code while C2 compiles; one generation leaves the first request about 1.6× a warm one.
      *
      * @param models          model ids (null: the default model; empty: prewarm nothing)
      * @param resolutions     WIDTHxHEIGHT strings (null: {@code default_size})
      * @param maxRuns         generations per resolution at most (null: 3; 1 is the old single prewarm)
      * @param settleTolerance relative difference of two consecutive generation times that counts as
      *                        settled (null: 0.10)
-     * @param jitWarmupRuns   JIT warm-up generations at most (null: 20; 0: none)
      */
     public record Prewarm(@JsonProperty("models") List<String> models,
                           @JsonProperty("resolutions") List<String> resolutions,
                           @JsonProperty("max_runs") Integer maxRuns,
-                          @JsonProperty("settle_tolerance") Double settleTolerance,
-                          @JsonProperty("jit_warmup_runs") Integer jitWarmupRuns) {
-        /** Fills the missing run counts and tolerance with their defaults. */
+                          @JsonProperty("settle_tolerance") Double settleTolerance) {
+        /** Fills the missing run count and tolerance with their defaults. */
         public Prewarm {
             maxRuns = maxRuns == null ? 3 : maxRuns;
             settleTolerance = settleTolerance == null ? 0.10 : settleTolerance;
-            jitWarmupRuns = jitWarmupRuns == null ? 20 : jitWarmupRuns;
         }
     }
 
@@ -121,7 +114,7 @@ public record EngineConfig(
         modelRoots = modelRoots == null ? List.of() : List.copyOf(modelRoots);
         maxCachedModels = maxCachedModels == null ? 2 : maxCachedModels;
         keepModelInMemory = keepModelInMemory == null || keepModelInMemory;
-        prewarmOnStartup = prewarmOnStartup == null ? new Prewarm(null, null, null, null, null) : prewarmOnStartup;
+        prewarmOnStartup = prewarmOnStartup == null ? new Prewarm(null, null, null, null) : prewarmOnStartup;
         unloadOnExit = unloadOnExit == null || unloadOnExit;
         drainSeconds = drainSeconds == null ? 60 : drainSeconds;
         syncTimeoutSeconds = syncTimeoutSeconds == null ? 600 : syncTimeoutSeconds;
@@ -219,8 +212,6 @@ public record EngineConfig(
             for (String r : prewarmOnStartup.resolutions()) parseSize("prewarm_on_startup.resolutions", r);
         if (prewarmOnStartup.maxRuns() < 1 || prewarmOnStartup.maxRuns() > 20)
             throw new ConfigException("prewarm_on_startup.max_runs must be 1..20, got " + prewarmOnStartup.maxRuns());
-        if (prewarmOnStartup.jitWarmupRuns() < 0 || prewarmOnStartup.jitWarmupRuns() > 200)
-            throw new ConfigException("prewarm_on_startup.jit_warmup_runs must be 0..200, got " + prewarmOnStartup.jitWarmupRuns());
         if (!(prewarmOnStartup.settleTolerance() > 0 && prewarmOnStartup.settleTolerance() <= 1))
             throw new ConfigException("prewarm_on_startup.settle_tolerance must be in (0, 1], got " + prewarmOnStartup.settleTolerance());
         if (authToken == null && !isLoopback(host))

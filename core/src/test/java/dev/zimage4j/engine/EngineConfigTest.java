@@ -54,17 +54,14 @@ class EngineConfigTest {
         assertArrayEquals(new int[]{512, 768}, c.prewarmResolutions().getFirst());
         assertEquals(3, c.prewarmOnStartup().maxRuns());
         assertEquals(0.10, c.prewarmOnStartup().settleTolerance());
-        assertEquals(20, c.prewarmOnStartup().jitWarmupRuns());
     }
 
     @Test
     void prewarmRunLimitAndToleranceAreChecked() throws Exception {
-        EngineConfig c = EngineConfig.load(file("{\"prewarm_on_startup\": {\"max_runs\": 5, \"settle_tolerance\": 0.05, \"jit_warmup_runs\": 0}}"), null);
+        EngineConfig c = EngineConfig.load(file("{\"prewarm_on_startup\": {\"max_runs\": 5, \"settle_tolerance\": 0.05}}"), null);
         assertEquals(5, c.prewarmOnStartup().maxRuns());
         assertEquals(0.05, c.prewarmOnStartup().settleTolerance());
-        assertEquals(0, c.prewarmOnStartup().jitWarmupRuns());
-        for (String bad : new String[]{"{\"max_runs\": 0}", "{\"max_runs\": 21}", "{\"settle_tolerance\": 0}", "{\"settle_tolerance\": 1.5}",
-                "{\"jit_warmup_runs\": -1}", "{\"jit_warmup_runs\": 201}"}) {
+        for (String bad : new String[]{"{\"max_runs\": 0}", "{\"max_runs\": 21}", "{\"settle_tolerance\": 0}", "{\"settle_tolerance\": 1.5}"}) {
             var e = assertThrows(ConfigException.class, () -> EngineConfig.load(file("{\"prewarm_on_startup\": " + bad + "}"), null));
             assertTrue(e.getMessage().contains("prewarm_on_startup."), e.getMessage());
         }

@@ -82,34 +82,20 @@ class ApiServerTest {
     @Test
     void prewarmRunsUntilSettledWithinTheRunLimit() throws Exception {
         ObjectNode one = TestServer.JSON.createObjectNode();
-        one.putObject("prewarm_on_startup").put("max_runs", 1).put("jit_warmup_runs", 0);
+        one.putObject("prewarm_on_startup").put("max_runs", 1);
         try (TestServer s = new TestServer(dir.resolve("one"), new TestGeneratorFactory(5, 0), one, true)) {
             assertEquals(1, s.factory.generations.get(), "max_runs 1: the single prewarm generation");
         }
         ObjectNode settle = TestServer.JSON.createObjectNode();
-        settle.putObject("prewarm_on_startup").put("max_runs", 4).put("settle_tolerance", 1.0).put("jit_warmup_runs", 0);
+        settle.putObject("prewarm_on_startup").put("max_runs", 4).put("settle_tolerance", 1.0);
         try (TestServer s = new TestServer(dir.resolve("settle"), new TestGeneratorFactory(5, 0), settle, true)) {
             // any two generations are within 100 % of each other: settled after the second
             assertEquals(2, s.factory.generations.get());
         }
         ObjectNode bounded = TestServer.JSON.createObjectNode();
-        bounded.putObject("prewarm_on_startup").put("max_runs", 3).put("settle_tolerance", 1e-9).put("jit_warmup_runs", 0);
+        bounded.putObject("prewarm_on_startup").put("max_runs", 3).put("settle_tolerance", 1e-9);
         try (TestServer s = new TestServer(dir.resolve("bounded"), new TestGeneratorFactory(5, 0), bounded, true)) {
             assertEquals(3, s.factory.generations.get(), "never settles: stops at max_runs");
-            assertEquals(200, s.get("/readyz").statusCode());
-        }
-    }
-
-    @Test
-    void jitWarmupRunsSmallGenerationsFirstWithinItsLimit() throws Exception {
-        ObjectNode jit = TestServer.JSON.createObjectNode();
-        jit.putObject("prewarm_on_startup").put("jit_warmup_runs", 4).put("max_runs", 2).put("settle_tolerance", 1.0);
-        try (TestServer s = new TestServer(dir, new TestGeneratorFactory(1, 0), jit, true)) {
-            List<String> sizes = s.factory.sizes;
-            long small = sizes.stream().filter("16x16"::equals).count();
-            // stops at the first generation during which the JIT was (nearly) idle, else at the limit
-            assertTrue(small >= 1 && small <= 4, "JIT warm-up generations: " + sizes);
-            assertEquals(List.of("64x64", "64x64"), sizes.subList((int) small, sizes.size()), "then the resolution, settled: " + sizes);
             assertEquals(200, s.get("/readyz").statusCode());
         }
     }

@@ -33,8 +33,6 @@ public final class TestGeneratorFactory implements GeneratorFactory {
     final AtomicInteger maxConcurrent = new AtomicInteger();
     /** Generations started on any generator of this factory. */
     final AtomicInteger generations = new AtomicInteger();
-    /** The size ("WxH") of each generation, in order. */
-    final List<String> sizes = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public TestGeneratorFactory() {
         this(Long.getLong("zimage.test.stepMillis", 0), Long.getLong("zimage.test.loadMillis", 0));
@@ -87,7 +85,6 @@ public final class TestGeneratorFactory implements GeneratorFactory {
         public List<GeneratedImage> generate(GenerationRequest r, ProgressListener progress, CancellationToken cancel) {
             if (closed) throw new IllegalStateException("generator " + id + " used after close");
             generations.incrementAndGet();
-            sizes.add(r.width() + "x" + r.height());
             // a JVM Error escaping a generation (seen: NoClassDefFoundError) must fail the job, not the worker
             if (r.prompt().equals(THROW_ERROR)) throw new NoClassDefFoundError("simulated missing class");
             int now = concurrent.incrementAndGet();

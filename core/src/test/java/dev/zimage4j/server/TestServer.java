@@ -41,7 +41,6 @@ final class TestServer implements AutoCloseable {
         o.put("default_size", "64x64");
         o.put("default_steps", 4);
         o.put("drain_seconds", 5);
-        o.putObject("prewarm_on_startup").put("jit_warmup_runs", 0); // exact generation counts; ApiServerTest covers the JIT warm-up
         if (overrides != null) o.setAll(overrides);
         EngineConfig config = EngineConfig.load(null, o);
         engine = Engine.open(config, ModelRegistry.of(config), factory);
