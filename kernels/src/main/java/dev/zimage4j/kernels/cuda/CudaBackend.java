@@ -234,7 +234,17 @@ public final class CudaBackend implements Backend {
         if (capturing) throw new IllegalStateException(op + " synchronises with the host and cannot be recorded in a graph (replay)");
     }
 
+    /** A float32 tensor of this backend (every op but the few that also take a bf16 operand, {@link #operand}). */
     private static CudaTensor t(Tensor x) {
+        CudaTensor c = operand(x);
+        if (c.bf16)
+            throw new IllegalArgumentException("tensor " + x + " is a bf16 matrix operand (allocOperand): only norms and rmsNormRope write it, "
+                    + "only linear, linearAdd, linearSwiGLU and attention read it");
+        return c;
+    }
+
+    /** A tensor of this backend, f32 or a bf16 operand ({@link #allocOperand}). */
+    private static CudaTensor operand(Tensor x) {
         if (x instanceof CudaTensor c) return c;
         throw new IllegalArgumentException("tensor " + x + " does not belong to a CUDA backend");
     }
@@ -267,6 +277,54 @@ public final class CudaBackend implements Backend {
         return new CudaTensor(this, p, n, 0, shape.clone(), null);
     }
 
+    /**
+     * bf16 storage when the last axis is a multiple of 8 (every row view then starts 16-B aligned, as the
+     * tensor-core kernels' cp.async loads need); otherwise a float32 tensor, converted per GEMM as before.
+     */
+    @Override
+    public Tensor allocOperand(int... shape) {
+        if (shape.length == 0 || shape[shape.length - 1] % 8 != 0) return alloc(shape);
+        enter();
+        noCapture("allocOperand");
+        long n = 1;
+        for (int d : shape) {
+            if (d < 1) throw new IllegalArgumentException("allocOperand: shape " + Arrays.toString(shape) + " has a dim < 1");
+            n *= d;
+        }
+        long p = cu.malloc(2 * n);
+        cu.memsetZeroAsync(p, (n + 1) / 2);
+        return new CudaTensor(this, p, n, 0, shape.clone(), null, true);
+    }
+
+    /** True: tensors are device memory; keep loop state there. */
+    @Override
+    public boolean deviceResident() {
+        return true;
+    }
+
+    private final MemorySegment[] fenceEvents = new MemorySegment[4];
+    private int fenceNext;
+
+    /**
+     * An event recorded on the stream. Fences reuse a ring of 4 events: a fence whose event was recorded again
+     * by a later fence waits for that later point, which still satisfies its contract.
+     */
+    @Override
+    public Fence fence() {
+        enter();
+        noCapture("fence");
+        int i = fenceNext;
+        fenceNext = (fenceNext + 1) % fenceEvents.length;
+        if (fenceEvents[i] == null) fenceEvents[i] = cu.eventCreate();
+        MemorySegment ev = fenceEvents[i];
+        cu.eventRecord(ev);
+        return () -> {
+            if (closed) return;
+            cu.makeCurrent();
+            cu.eventSynchronize(ev);
+        };
+    }
+
     private MemorySegment staging(long bytes) {
         if (staging == null || staging.byteSize() < bytes) {
             if (staging != null) cu.freeHost(staging);
@@ -279,13 +337,14 @@ public final class CudaBackend implements Backend {
     public void upload(Tensor dst, float[] src) {
         enter();
         noCapture("upload");
-        CudaTensor d = t(dst);
+        CudaTensor d = operand(dst);
         if (src.length != d.numel())
             throw new IllegalArgumentException("upload: " + src.length + " floats into tensor " + Tensor.shapeString(d.shape));
-        long bytes = 4L * src.length;
+        long bytes = (long) d.elementBytes() * src.length;
         cu.synchronize(); // the staging buffer may still feed an earlier copy
         MemorySegment s = staging(bytes);
-        MemorySegment.copy(src, 0, s, ValueLayout.JAVA_FLOAT, 0, src.length);
+        if (d.bf16) for (int i = 0; i < src.length; i++) s.setAtIndex(ValueLayout.JAVA_SHORT, i, FloatConversion.floatToBf16(src[i]));
+        else MemorySegment.copy(src, 0, s, ValueLayout.JAVA_FLOAT, 0, src.length);
         cu.copyHtoDAsync(d.ptr(), s, bytes);
         cu.synchronize();
     }
@@ -294,23 +353,26 @@ public final class CudaBackend implements Backend {
     public void download(Tensor src, float[] dst) {
         enter();
         noCapture("download");
-        CudaTensor s = t(src);
+        CudaTensor s = operand(src);
         if (dst.length < s.numel())
             throw new IllegalArgumentException("download: tensor " + Tensor.shapeString(s.shape) + " into " + dst.length + " floats");
-        long bytes = 4L * s.numel();
+        long bytes = (long) s.elementBytes() * s.numel();
         MemorySegment st = staging(bytes);
         cu.copyDtoHAsync(st, s.ptr(), bytes);
         cu.synchronize();
-        MemorySegment.copy(st, ValueLayout.JAVA_FLOAT, 0, dst, 0, (int) s.numel());
+        if (s.bf16) for (int i = 0; i < s.numel(); i++) dst[i] = FloatConversion.bf16ToFloat(st.getAtIndex(ValueLayout.JAVA_SHORT, i));
+        else MemorySegment.copy(st, ValueLayout.JAVA_FLOAT, 0, dst, 0, (int) s.numel());
     }
 
     @Override
     public void copy(Tensor dst, Tensor src) {
         enter();
-        CudaTensor d = t(dst), s = t(src);
+        CudaTensor d = operand(dst), s = operand(src);
         if (d.numel() != s.numel())
             throw new IllegalArgumentException("copy: " + Tensor.shapeString(s.shape) + " into " + Tensor.shapeString(d.shape));
-        if (!dryRun) cu.copyDtoDAsync(d.ptr(), s.ptr(), 4 * s.numel());
+        if (d.bf16 != s.bf16)
+            throw new IllegalArgumentException("copy: " + s + " into " + d + ": one is a bf16 operand (allocOperand), the other f32");
+        if (!dryRun) cu.copyDtoDAsync(d.ptr(), s.ptr(), (long) s.elementBytes() * s.numel());
     }
 
     @Override
@@ -396,7 +458,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void release(Tensor tensor) {
         enter();
-        CudaTensor ct = t(tensor);
+        CudaTensor ct = operand(tensor);
         if (ct.root != null) return; // views own nothing
         if (ct.released) return;
         cu.synchronize();
@@ -502,7 +564,13 @@ public final class CudaBackend implements Backend {
         boolean vec = K % 8 == 0 && x.ptr() % 16 == 0 && b % 16 == 0 && (b2 == 0 || b2 % 16 == 0);
         long a = x.ptr();
         ASource src = ASource.DENSE;
-        if (vec && !bF32) { // both operands bf16: convert the activations once, then the all-cp.async pipeline
+        if (x.bf16) { // written in bf16 by a norm (allocOperand): the tensor cores read it as it is
+            if (!vec || bF32)
+                throw new IllegalArgumentException("GEMM of the bf16 operand " + x + " needs K % 8 == 0 (K = " + K
+                        + "), 16-B aligned operands and a matrix weight");
+            bf16At = -1;
+            src = ASource.BF16;
+        } else if (vec && !bF32) { // both operands bf16: convert the activations once, then the all-cp.async pipeline
             long n = (long) M * K;
             a = scratch(2L * n);
             boolean fresh = bf16At == opCount - 1 && bf16Src == x.ptr() && bf16Elems == n && bf16Dst == a;
@@ -524,7 +592,7 @@ public final class CudaBackend implements Backend {
 
     private void linear(String op, Epilogue epi, Tensor yT, Tensor xT, Weight wt, Weight bias) {
         enter();
-        CudaTensor y = t(yT), x = t(xT);
+        CudaTensor y = t(yT), x = operand(xT);
         CudaWeight wc = w(wt);
         int K = x.cols(), M = x.rows();
         requireShape(op, wc.shape.length == 2 && wc.shape[1] == K && y.cols() == wc.shape[0] && y.rows() == M,
@@ -547,7 +615,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void linearSwiGLU(Tensor yT, Tensor xT, Weight wGate, Weight wUp) {
         enter();
-        CudaTensor y = t(yT), x = t(xT);
+        CudaTensor y = t(yT), x = operand(xT);
         CudaWeight g = w(wGate), u = w(wUp);
         int K = x.cols(), M = x.rows(), F = g.shape[0];
         requireShape("linearSwiGLU", g.shape.length == 2 && Arrays.equals(g.shape, u.shape) && g.shape[1] == K && y.cols() == F && y.rows() == M,
@@ -608,7 +676,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void attention(Tensor outT, Tensor qT, Tensor kT, Tensor vT, AttentionSpec spec) {
         enter();
-        CudaTensor out = t(outT), q = t(qT), k = t(kT), v = t(vT);
+        CudaTensor out = t(outT), q = operand(qT), k = operand(kT), v = operand(vT);
         int D = spec.headDim(), Sq = q.rows(), Sk = k.rows();
         requireShape("attention", q.cols() == spec.heads() * D && out.cols() == q.cols() && out.rows() == Sq
                         && k.cols() == spec.kvHeads() * D && v.cols() == k.cols() && v.rows() == Sk,
@@ -619,15 +687,20 @@ public final class CudaBackend implements Backend {
         AttentionKernel.Config c = forcedAttention != null && bf16 && forcedAttention.headDim() == D ? forcedAttention : AttentionKernel.config(D, bf16);
         CudaContext.LoadedModule m = kernel(c.entry(), c.smemBytes(), () -> AttentionKernel.generate(c));
         long qp = q.ptr(), kp = k.ptr(), vp = v.ptr();
-        if (bf16) { // one conversion pass each, then the kernel streams bf16 tiles with cp.async
+        if (!bf16 && (q.bf16 || k.bf16 || v.bf16))
+            throw new IllegalArgumentException("attention: head dim " + D + " is not a multiple of 8, so q, k, v must be f32 tensors, not bf16 operands");
+        if (bf16) { // one conversion pass for each f32 operand (none for bf16 operands), then bf16 tiles by cp.async
             long qb = align16(2 * q.numel()), kb = align16(2 * k.numel());
             long base = scratch(qb + 2 * kb);
-            toBf16(base, qp, q.numel());
-            toBf16(base + qb, kp, k.numel());
-            toBf16(base + qb + kb, vp, v.numel());
-            qp = base;
-            kp = base + qb;
-            vp = base + qb + kb;
+            if (!q.bf16) toBf16(base, qp, q.numel());
+            else if (qp % 16 != 0) throw new IllegalArgumentException("attention: bf16 q " + q + " is not 16-B aligned");
+            if (!k.bf16) toBf16(base + qb, kp, k.numel());
+            else if (kp % 16 != 0) throw new IllegalArgumentException("attention: bf16 k " + k + " is not 16-B aligned");
+            if (!v.bf16) toBf16(base + qb + kb, vp, v.numel());
+            else if (vp % 16 != 0) throw new IllegalArgumentException("attention: bf16 v " + v + " is not 16-B aligned");
+            if (!q.bf16) qp = base;
+            if (!k.bf16) kp = base + qb;
+            if (!v.bf16) vp = base + qb + kb;
         }
         int kvEnd = Math.min(Sk, spec.validKeys());
         float scaleLog2 = spec.scale() * ElementwiseKernels.LOG2E;
@@ -640,30 +713,36 @@ public final class CudaBackend implements Backend {
 
     /** A row kernel; the vec4 variant when the columns come in quads and every pointer argument is 16-B aligned. */
     private void rowwise(RowKernels.Kind kind, long rows, int cols, Object... args) {
+        rowwise(kind, false, rows, cols, args);
+    }
+
+    /** {@link #rowwise}; with {@code bf16Out} the output (first argument) is a bf16 operand. */
+    private void rowwise(RowKernels.Kind kind, boolean bf16Out, long rows, int cols, Object... args) {
         boolean vec4 = cols % 4 == 0;
         for (Object o : args) if (o instanceof Long p && p % 16 != 0) vec4 = false;
+        if (bf16Out && (Long) args[0] % 8 != 0) vec4 = false; // bf16 quads are 8-B stores
         boolean v4 = vec4;
-        CudaContext.LoadedModule m = kernel(kind.name().toLowerCase() + (v4 ? "_vec4" : ""), 0, () -> RowKernels.generate(kind, v4));
+        CudaContext.LoadedModule m = kernel(RowKernels.entry(kind, v4, bf16Out), 0, () -> RowKernels.generate(kind, v4, bf16Out));
         launch(m, (int) ((rows + RowKernels.WARPS - 1) / RowKernels.WARPS), 1, 1, RowKernels.BLOCK, 0, args);
     }
 
     @Override
     public void rmsNorm(Tensor yT, Tensor xT, Weight wt, Tensor scale, float eps) {
         enter();
-        CudaTensor y = t(yT), x = t(xT);
+        CudaTensor y = operand(yT), x = t(xT);
         CudaWeight wc = w(wt);
         requireShape("rmsNorm", y.numel() == x.numel() && y.cols() == x.cols() && wc.numel() == x.cols() && wc.f32
                 && (scale == null || scale.numel() == x.cols()), "y", y.shape, "x", x.shape, "w", wc.shape, "scale", scale == null ? "null" : scale.shape());
-        rowwise(RowKernels.Kind.RMS_NORM, x.rows(), x.cols(), y.ptr(), x.ptr(), wc.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
+        rowwise(RowKernels.Kind.RMS_NORM, y.bf16, x.rows(), x.cols(), y.ptr(), x.ptr(), wc.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
     }
 
     @Override
     public void layerNorm(Tensor yT, Tensor xT, Tensor scale, float eps) {
         enter();
-        CudaTensor y = t(yT), x = t(xT);
+        CudaTensor y = operand(yT), x = t(xT);
         requireShape("layerNorm", y.numel() == x.numel() && y.cols() == x.cols() && (scale == null || scale.numel() == x.cols()),
                 "y", y.shape, "x", x.shape, "scale", scale == null ? "null" : scale.shape());
-        rowwise(RowKernels.Kind.LAYER_NORM, x.rows(), x.cols(), y.ptr(), x.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
+        rowwise(RowKernels.Kind.LAYER_NORM, y.bf16, x.rows(), x.cols(), y.ptr(), x.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
     }
 
     @Override
@@ -718,6 +797,25 @@ public final class CudaBackend implements Backend {
         elementwise(entry, () -> ElementwiseKernels.rope(layout), (long) S * heads * D / 2, x.ptr(), c.ptr(), s.ptr(), S, heads, D);
     }
 
+    /** One kernel: per-head RMSNorm and RoPE, writing f32 or the bf16 operand the attention kernel reads. */
+    @Override
+    public void rmsNormRope(Tensor yT, Tensor xT, Weight wt, Tensor cosT, Tensor sinT, int heads, Rope layout, float eps) {
+        enter();
+        CudaTensor y = operand(yT), x = t(xT), c = t(cosT), s = t(sinT);
+        CudaWeight wc = w(wt);
+        int S = x.rows(), D = heads > 0 ? x.cols() / heads : 0;
+        requireShape("rmsNormRope", heads > 0 && D * heads == x.cols() && D % 2 == 0 && y.numel() == x.numel() && y.cols() == x.cols()
+                        && wc.numel() == D && wc.f32 && c.rows() == S && c.cols() == D / 2 && s.rows() == S && s.cols() == D / 2,
+                "y", y.shape, "x", x.shape, "heads", heads, "w", wc.shape, "cos", c.shape, "sin", s.shape);
+        if (layout == Rope.INTERLEAVED && (x.ptr() % 8 != 0 || wc.ptr() % 8 != 0 || (!y.bf16 && y.ptr() % 8 != 0)))
+            throw new IllegalArgumentException("rmsNormRope: interleaved pairs need 8-B aligned x, y and w");
+        boolean bf16 = y.bf16;
+        CudaContext.LoadedModule m = kernel(RowKernels.rmsNormRopeEntry(layout, bf16), 0, () -> RowKernels.rmsNormRope(layout, bf16));
+        long rows = (long) S * heads;
+        launch(m, (int) ((rows + RowKernels.WARPS - 1) / RowKernels.WARPS), 1, 1, RowKernels.BLOCK, 0,
+                y.ptr(), x.ptr(), wc.ptr(), c.ptr(), s.ptr(), (int) rows, D, heads, eps);
+    }
+
     @Override
     public void timestepEmbedding(Tensor yT, Tensor tT, float tScale, float maxPeriod) {
         enter();
@@ -753,6 +851,13 @@ public final class CudaBackend implements Backend {
         enter();
         requireShape("axpy", y.numel() == x.numel(), "y", y.shape(), "x", x.shape());
         arith(ElementwiseKernels.Arith.AXPY, t(y), t(x), null, alpha, 0);
+    }
+
+    @Override
+    public void axpy(Tensor y, Tensor alpha, Tensor x) {
+        enter();
+        requireShape("axpy", y.numel() == x.numel() && alpha.numel() == 1, "y", y.shape(), "alpha", alpha.shape(), "x", x.shape());
+        arith(ElementwiseKernels.Arith.AXPY_BY, t(y), t(x), t(alpha), 0, 0);
     }
 
     @Override
@@ -828,6 +933,7 @@ public final class CudaBackend implements Backend {
         cu.synchronize();
         graphs.values().forEach(cu::graphDestroy);
         eventPool.forEach(cu::eventDestroy);
+        for (MemorySegment e : fenceEvents) if (e != null) cu.eventDestroy(e);
         graphs.clear();
         if (staging != null) cu.freeHost(staging);
         if (uploadRing != null) {

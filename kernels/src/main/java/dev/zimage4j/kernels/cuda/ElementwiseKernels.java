@@ -28,7 +28,9 @@ final class ElementwiseKernels {
         /** y = a + b. */
         ADD,
         /** y = y + alpha·a. */
-        AXPY
+        AXPY,
+        /** y = y + b[0]·a: the factor is a one-element tensor read when the kernel runs (a graph replays fresh values). */
+        AXPY_BY
     }
 
     /** {@code arith_OP(y, a, b, n, alpha, beta)}: one element per iteration. */
@@ -37,6 +39,7 @@ final class ElementwiseKernels {
         Reg y = k.paramPtr("y"), a = k.paramPtr("a"), b = k.paramPtr("b");
         Reg n = k.paramU32("n");
         Reg alpha = k.paramF32("alpha"), beta = k.paramF32("beta");
+        if (kind == Arith.AXPY_BY) k.op("ld.global.f32", alpha, at(b));
         k.gridStride(n, i -> {
             Reg pa = k.addr(a, i, 4), py = k.addr(y, i, 4);
             Reg va = k.reg(PtxType.F32), r = k.reg(PtxType.F32);
@@ -49,7 +52,7 @@ final class ElementwiseKernels {
                     k.op("ld.global.f32", vb, at(k.addr(b, i, 4)));
                     k.op("add.f32", r, va, vb);
                 }
-                case AXPY -> {
+                case AXPY, AXPY_BY -> {
                     Reg vy = k.reg(PtxType.F32);
                     k.op("ld.global.f32", vy, at(py));
                     k.op("fma.rn.f32", r, va, alpha, vy);

@@ -36,6 +36,14 @@ public final class KernelCatalog {
         for (RowKernels.Kind k : RowKernels.Kind.values()) {
             ks.add(RowKernels.generate(k, false));
             ks.add(RowKernels.generate(k, true));
+            if (k == RowKernels.Kind.RMS_NORM || k == RowKernels.Kind.LAYER_NORM) {
+                ks.add(RowKernels.generate(k, false, true));
+                ks.add(RowKernels.generate(k, true, true));
+            }
+        }
+        for (Rope r : Rope.values()) {
+            ks.add(RowKernels.rmsNormRope(r, false));
+            ks.add(RowKernels.rmsNormRope(r, true));
         }
         ks.add(RowKernels.groupNormPartial());
         ks.add(RowKernels.groupNormFinalize());

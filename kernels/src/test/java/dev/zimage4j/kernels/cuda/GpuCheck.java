@@ -164,6 +164,15 @@ public final class GpuCheck {
                 norms(r, 133, 128);
                 norms(r, 5, 40);
                 norms(r, 7, 30); // cols not a multiple of 4: the scalar row kernels
+                operandNorms(r, 37, 3840, 3840);
+                operandNorms(r, 133, 128, 128);
+                operandNorms(r, 5, 40, 40);
+                operandNorms(r, 7, 36, 8);  // cols not a multiple of 8: an f32 "operand"; 36 % 4 == 0: vec4 kernels
+                operandNorms(r, 6, 30, 8);  // scalar row kernels
+                rmsNormRope(r, 21, 3, 32);
+                rmsNormRope(r, 33, 30, 128);
+                rmsNormRope(r, 5, 2, 20);
+                rmsNormRope(r, 4, 3, 6);
                 groupNorm(r, 64, 33, 17, 32);
                 groupNorm(r, 12, 9, 7, 4);
                 groupNorm(r, 64, 160, 161, 8);   // 13 partial blocks per group
@@ -174,6 +183,7 @@ public final class GpuCheck {
                 rope(r, 21, 3, 32);
                 rope(r, 7, 2, 128);
                 timestep(r);
+                axpyByTensor(r, 10_000);
             }
             case "conv" -> {
                 conv(r, Conv2dSpec.same(16, 19, 23, 40, 3));
@@ -274,6 +284,96 @@ public final class GpuCheck {
             Tensor t = in(b, x, rows, cols);
             b.softmax(t);
             return get(b, t);
+        });
+    }
+
+    /**
+     * Norms writing an {@link Backend#allocOperand} tensor (bf16 on the GPU when cols % 8 == 0), read back
+     * directly and through the GEMMs that consume it (q, k, v style: three GEMMs of one operand).
+     */
+    void operandNorms(Random r, int rows, int cols, int n) {
+        float[] x = rand(r, rows * cols, 2f), w = rand(r, cols, 1f), sc = rand(r, cols, 0.5f), wm = rand(r, n * cols, 0.1f), wm2 = rand(r, n * cols, 0.1f);
+        TensorView wv = view("w", DType.F32, w, cols), mv = view("wm", DType.BF16, wm, n, cols), mv2 = view("wm2", DType.BF16, wm2, n, cols);
+        String dims = " " + rows + "x" + cols;
+        check("rmsNorm+scale -> operand" + dims, true, b -> {
+            Tensor y = b.allocOperand(rows, cols);
+            b.upload(y, nanArray(rows * cols));
+            b.rmsNorm(y, in(b, x, rows, cols), b.weight(wv), in(b, sc, cols), 1e-5f);
+            return get(b, y);
+        });
+        check("layerNorm+scale -> operand" + dims, true, b -> {
+            Tensor y = b.allocOperand(rows, cols);
+            b.upload(y, nanArray(rows * cols));
+            b.layerNorm(y, in(b, x, rows, cols), in(b, sc, cols), 1e-6f);
+            return get(b, y);
+        });
+        check("rmsNorm -> operand -> linear, linear, linearSwiGLU" + dims + " N=" + n, true, b -> {
+            Tensor y = b.allocOperand(rows, cols), o1 = poisoned(b, rows, n), o2 = poisoned(b, rows, n), o3 = poisoned(b, rows, n);
+            Weight a = b.weight(mv), a2 = b.weight(mv2);
+            b.rmsNorm(y, in(b, x, rows, cols), b.weight(wv), in(b, sc, cols), 1e-5f);
+            b.linear(o1, y, a, null);
+            b.linear(o2, y, a2, null);
+            b.linearSwiGLU(o3, y, a, a2);
+            float[] all = new float[3 * rows * n];
+            System.arraycopy(get(b, o1), 0, all, 0, rows * n);
+            System.arraycopy(get(b, o2), 0, all, rows * n, rows * n);
+            System.arraycopy(get(b, o3), 0, all, 2 * rows * n, rows * n);
+            return all;
+        });
+    }
+
+    static float[] nanArray(int n) {
+        float[] f = new float[n];
+        Arrays.fill(f, Float.NaN);
+        return f;
+    }
+
+    /** QK-norm + RoPE in one op: f32 out of place and in place, into an operand, and feeding attention. */
+    void rmsNormRope(Random r, int S, int heads, int D) {
+        float[] x = rand(r, S * heads * D, 2f), w = rand(r, D, 1f), ang = rand(r, S * D / 2, 6f), v = rand(r, S * heads * D, 1f);
+        float[] cos = new float[ang.length], sin = new float[ang.length];
+        for (int i = 0; i < ang.length; i++) {
+            cos[i] = (float) Math.cos(ang[i]);
+            sin[i] = (float) Math.sin(ang[i]);
+        }
+        TensorView wv = view("qn", DType.F32, w, D);
+        for (Rope layout : Rope.values()) {
+            String dims = " " + layout + " S=" + S + " heads=" + heads + " D=" + D;
+            check("rmsNormRope" + dims, false, b -> {
+                Tensor y = poisoned(b, S, heads * D);
+                b.rmsNormRope(y, in(b, x, S, heads * D), b.weight(wv), in(b, cos, S, D / 2), in(b, sin, S, D / 2), heads, layout, 1e-6f);
+                return get(b, y);
+            });
+            check("rmsNormRope in place" + dims, false, b -> {
+                Tensor t = in(b, x, S, heads * D);
+                b.rmsNormRope(t, t, b.weight(wv), in(b, cos, S, D / 2), in(b, sin, S, D / 2), heads, layout, 1e-6f);
+                return get(b, t);
+            });
+            check("rmsNormRope -> operand" + dims, true, b -> {
+                Tensor y = b.allocOperand(S, heads * D);
+                b.upload(y, nanArray(S * heads * D));
+                b.rmsNormRope(y, in(b, x, S, heads * D), b.weight(wv), in(b, cos, S, D / 2), in(b, sin, S, D / 2), heads, layout, 1e-6f);
+                return get(b, y);
+            });
+            if (D % 8 == 0)
+                check("rmsNormRope -> operand q, k -> attention" + dims, true, b -> {
+                    Tensor q = b.allocOperand(S, heads * D), k = b.allocOperand(S, heads * D), o = poisoned(b, S, heads * D);
+                    Tensor c = in(b, cos, S, D / 2), s = in(b, sin, S, D / 2);
+                    b.rmsNormRope(q, in(b, x, S, heads * D), b.weight(wv), c, s, heads, layout, 1e-6f);
+                    b.rmsNormRope(k, in(b, v, S, heads * D), b.weight(wv), c, s, heads, layout, 1e-6f);
+                    b.attention(o, q, k, in(b, v, S, heads * D), AttentionSpec.full(heads, D, S));
+                    return get(b, o);
+                });
+        }
+    }
+
+    /** {@code y += alpha[0]·x} with the factor on the backend. */
+    void axpyByTensor(Random r, int n) {
+        float[] a = rand(r, n, 4f), c = rand(r, n, 4f);
+        check("axpy by tensor n=" + n, false, b -> {
+            Tensor y = in(b, a, n);
+            b.axpy(y, in(b, new float[]{-0.37f}, 1), in(b, c, n));
+            return get(b, y);
         });
     }
 
@@ -448,6 +548,24 @@ public final class GpuCheck {
                     b.axpy(acc, 0.5f, h);
                 });
             return get(b, acc);
+        });
+        check("replay with a device factor changed by copy between replays, fences", false, b -> {
+            int n = 5000;
+            Tensor y = in(b, rand(new Random(3), n, 1f), n), xt = in(b, rand(new Random(4), n, 1f), n);
+            Tensor table = in(b, new float[]{0.5f, -1.25f, 2f}, 3), factor = b.alloc(1);
+            Backend.Fence previous = null;
+            for (int i = 0; i < 3; i++) {
+                b.copy(factor, table.view(i, 1));
+                b.replay("graph-test-3", () -> {
+                    b.axpy(y, factor, xt);
+                    b.silu(xt, xt);
+                });
+                Backend.Fence f = b.fence();
+                if (previous != null) previous.await();
+                previous = f;
+            }
+            previous.await();
+            return get(b, y);
         });
         check("replay sees new uploaded input", true, b -> {
             Tensor xt = b.alloc(M, K), h = b.alloc(M, N);
