@@ -764,14 +764,24 @@ public final class CudaBackend implements Backend {
         requireShape("groupNorm", y.numel() == x.numel() && groups > 0 && C % groups == 0 && w(gamma).numel() == C && w(beta).numel() == C,
                 "y", y.shape, "x", x.shape, "groups", groups, "gamma", gamma.shape(), "beta", beta.shape());
         long n = (long) (C / groups) * hw;
+        // quads: every span of a group starts 16-B aligned, so partial sums and the apply move 16 B per access
+        boolean vec4 = hw % 4 == 0 && x.ptr() % 16 == 0 && y.ptr() % 16 == 0;
         int splits = (int) Math.max(1, Math.min(1024, (n + GN_CHUNK - 1) / GN_CHUNK));
         int chunk = (int) ((n + splits - 1) / splits);
+        if (vec4) chunk = (chunk + 3) & ~3;
         long part = scratch(4L * (3L * groups * splits + 2L * groups)), stats = part + 12L * groups * splits;
-        launch(kernel("group_norm_partial", 0, RowKernels::groupNormPartial), splits, groups, 1, RowKernels.BLOCK, 0,
-                x.ptr(), part, C, (int) hw, groups, chunk);
+        launch(kernel(vec4 ? "group_norm_partial_vec4" : "group_norm_partial", 0, () -> RowKernels.groupNormPartial(vec4)), splits, groups, 1,
+                RowKernels.BLOCK, 0, x.ptr(), part, C, (int) hw, groups, chunk);
         launch(kernel("group_norm_finalize", 0, RowKernels::groupNormFinalize), 1, 1, 1, 256, 0, part, stats, splits, groups, eps);
-        elementwise("group_norm_apply", RowKernels::groupNormApply, x.numel(), y.ptr(), x.ptr(), w(gamma).ptr(), w(beta).ptr(), stats,
-                C, (int) hw, groups, silu ? 1 : 0);
+        if (vec4) {
+            long quads = hw / 4;
+            int gx = (int) Math.max(1, Math.min((quads + 255) / 256, Math.max(1, 132L * 16 * 4 / C)));
+            launch(kernel("group_norm_apply_vec4", 0, RowKernels::groupNormApplyVec4), gx, C, 1, 256, 0,
+                    y.ptr(), x.ptr(), w(gamma).ptr(), w(beta).ptr(), stats, C, (int) hw, groups, silu ? 1 : 0);
+        } else {
+            elementwise("group_norm_apply", RowKernels::groupNormApply, x.numel(), y.ptr(), x.ptr(), w(gamma).ptr(), w(beta).ptr(), stats,
+                    C, (int) hw, groups, silu ? 1 : 0);
+        }
     }
 
     /** Elements per block in GroupNorm's partial reduction. */
@@ -903,7 +913,10 @@ public final class CudaBackend implements Backend {
         CudaTensor y = t(yT), x = t(xT);
         long n = (long) channels * height * width;
         requireShape("upsampleNearest2x", x.numel() == n && y.numel() == 4 * n, "y", y.shape, "x", x.shape, channels, height, width);
-        elementwise("upsample_nearest2x", ElementwiseKernels::upsample2x, 4 * n, y.ptr(), x.ptr(), channels, height, width);
+        if (width % 4 == 0 && x.ptr() % 16 == 0 && y.ptr() % 16 == 0)
+            elementwise("upsample_nearest2x_vec4", ElementwiseKernels::upsample2xVec4, n / 4, y.ptr(), x.ptr(), channels * height, width);
+        else
+            elementwise("upsample_nearest2x", ElementwiseKernels::upsample2x, 4 * n, y.ptr(), x.ptr(), channels, height, width);
     }
 
     private void patch(boolean inverse, Tensor yT, Tensor xT, int channels, int height, int width, int patch) {

@@ -179,6 +179,34 @@ final class ElementwiseKernels {
     }
 
     /**
+     * {@code upsample2x_vec4(y, x, rows, W)}: nearest-neighbour 2× of {@code rows = C·H} input rows of W floats (W % 4 == 0,
+     * 16-B aligned): one thread per input quad, one 16-B load, four 16-B stores (the quad doubled, on both output rows).
+     * One division per 16 output elements instead of four per element.
+     */
+    static Ptx upsample2xVec4() {
+        Ptx k = new Ptx("upsample_nearest2x_vec4");
+        Reg y = k.paramPtr("y"), x = k.paramPtr("x");
+        Reg rows = k.paramU32("rows"), w = k.paramU32("W");
+        Reg qpr = k.iop("shr.u32", w, 2); // quads per input row
+        Reg n = k.iop("mul.lo.s32", rows, qpr);
+        k.gridStride(n, i -> {
+            Reg r = k.iop("div.u32", i, qpr), cq = k.iop("rem.u32", i, qpr);
+            Reg[] v = k.regs(PtxType.F32, 4);
+            k.op("ld.global.v4.f32", Ptx.vec((Object[]) v), at(k.addr(x, i, 16)));
+            // output row 2r (and 2r+1) starts at element 2r·2W; the quad lands at column 8·cq
+            Reg outRow = k.iop("mul.lo.s32", k.iop("shl.b32", r, 1), k.iop("shl.b32", w, 1));
+            Reg p0 = k.addr(y, k.iop("add.u32", outRow, k.iop("shl.b32", cq, 3)), 4);
+            Reg p1 = k.addr(p0, k.iop("shl.b32", w, 1), 4);
+            String lo = Ptx.vec(v[0], v[0], v[1], v[1]), hi = Ptx.vec(v[2], v[2], v[3], v[3]);
+            for (Reg p : new Reg[]{p0, p1}) {
+                k.op("st.global.v4.f32", at(p), lo);
+                k.op("st.global.v4.f32", at(p, 16), hi);
+            }
+        });
+        return k;
+    }
+
+    /**
      * {@code patchify(y, x, C, H, W, p)} (forward) or its inverse: token {@code t = hb·(W/p) + wb}, element
      * {@code e = (ph·p + pw)·C + c} ↔ latent {@code x[c, p·hb+ph, p·wb+pw]}. One thread per output element.
      */

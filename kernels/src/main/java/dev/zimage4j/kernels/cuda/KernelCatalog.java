@@ -29,6 +29,7 @@ public final class KernelCatalog {
         ks.add(ElementwiseKernels.embedding());
         ks.add(ElementwiseKernels.transpose());
         ks.add(ElementwiseKernels.upsample2x());
+        ks.add(ElementwiseKernels.upsample2xVec4());
         ks.add(ElementwiseKernels.patchify(false));
         ks.add(ElementwiseKernels.patchify(true));
         for (Rope r : Rope.values()) ks.add(ElementwiseKernels.rope(r));
@@ -46,6 +47,8 @@ public final class KernelCatalog {
             ks.add(RowKernels.rmsNormRope(r, true));
         }
         ks.add(RowKernels.groupNormPartial());
+        ks.add(RowKernels.groupNormPartial(true));
+        ks.add(RowKernels.groupNormApplyVec4());
         ks.add(RowKernels.groupNormFinalize());
         ks.add(RowKernels.groupNormApply());
         for (GemmKernel.Config c : GemmKernel.allConfigs()) ks.add(GemmKernel.generate(c));

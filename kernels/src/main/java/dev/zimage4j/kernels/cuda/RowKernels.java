@@ -295,7 +295,15 @@ final class RowKernels {
      * VAE's 32-group norms over 10⁶-pixel planes from running on 32 SMs.
      */
     static Ptx groupNormPartial() {
-        Ptx k = new Ptx("group_norm_partial");
+        return groupNormPartial(false);
+    }
+
+    /**
+     * {@link #groupNormPartial()}; with {@code vec4} each thread reads 4 consecutive elements per 16-B load (needs
+     * HW % 4 == 0, chunk % 4 == 0 and a 16-B aligned x, so every span starts and ends on a quad).
+     */
+    static Ptx groupNormPartial(boolean vec4) {
+        Ptx k = new Ptx("group_norm_partial" + (vec4 ? "_vec4" : ""));
         k.directive(".maxntid " + BLOCK + ", 1, 1");
         Reg x = k.paramPtr("x"), part = k.paramPtr("part");
         Reg ch = k.paramU32("C"), hw = k.paramU32("HW"), groups = k.paramU32("groups"), chunk = k.paramU32("chunk");
@@ -308,20 +316,20 @@ final class RowKernels {
         Reg len = k.iop("sub.u32", hi, lo);
         Reg lenF = k.reg(PtxType.F32);
         k.op("cvt.rn.f32.u32", lenF, len);
+        int width = vec4 ? 4 : 1;
+        Reg units = vec4 ? k.iop("shr.u32", len, 2) : len;
         Reg sum = k.constF32(0f);
-        k.forLoop(tid, len, BLOCK, i -> {
-            Reg v = k.reg(PtxType.F32);
-            k.op("ld.global.f32", v, at(k.addr(xg, i, 4)));
-            k.op("add.f32", sum, sum, v);
+        k.forLoop(tid, units, BLOCK, i -> {
+            for (Reg v : load(k, xg, i, width)) k.op("add.f32", sum, sum, v);
         });
         blockSum(k, sum, red, tid);
         Reg mean = k.fop("div.rn.f32", sum, k.fop("max.f32", lenF, Ptx.f32(1f)));
         Reg m2 = k.constF32(0f);
-        k.forLoop(tid, len, BLOCK, i -> {
-            Reg v = k.reg(PtxType.F32);
-            k.op("ld.global.f32", v, at(k.addr(xg, i, 4)));
-            Reg d = k.fop("sub.f32", v, mean);
-            k.op("fma.rn.f32", m2, d, d, m2);
+        k.forLoop(tid, units, BLOCK, i -> {
+            for (Reg v : load(k, xg, i, width)) {
+                Reg d = k.fop("sub.f32", v, mean);
+                k.op("fma.rn.f32", m2, d, d, m2);
+            }
         });
         blockSum(k, m2, red, tid);
         k.ifThen(k.setp("eq.u32", tid, 0), false, () -> {
@@ -398,6 +406,45 @@ final class RowKernels {
             ElementwiseKernels.silu(k, sl, r);
             k.op("selp.f32", r, sl, r, doSilu);
             k.op("st.global.f32", at(k.addr(y, i, 4)), r);
+        });
+        return k;
+    }
+
+    /**
+     * GroupNorm step 3, vectorised: {@code group_norm_apply_vec4(y, x, gamma, beta, stats, C, HW, groups, silu)} on a
+     * grid ({@code gx}, C): block row c handles channel c (its statistics and affine loaded once per thread, no
+     * index division), each thread 4 consecutive pixels per 16-B load and store, grid-strided over the plane's
+     * HW/4 quads. Needs HW % 4 == 0 and 16-B aligned x, y. Same arithmetic as {@link #groupNormApply}.
+     */
+    static Ptx groupNormApplyVec4() {
+        Ptx k = new Ptx("group_norm_apply_vec4");
+        Reg y = k.paramPtr("y"), x = k.paramPtr("x"), gamma = k.paramPtr("gamma"), beta = k.paramPtr("beta"), stats = k.paramPtr("stats");
+        Reg ch = k.paramU32("C"), hw = k.paramU32("HW"), groups = k.paramU32("groups");
+        Reg silu = k.paramU32("silu");
+        Reg c = k.special("%ctaid.y");
+        Reg doSilu = k.setp("ne.u32", silu, 0);
+        Reg sp = k.addr(stats, k.iop("shl.b32", k.iop("div.u32", c, k.iop("div.u32", ch, groups)), 1), 4);
+        Reg mean = k.reg(PtxType.F32), rstd = k.reg(PtxType.F32), ga = k.reg(PtxType.F32), be = k.reg(PtxType.F32);
+        k.op("ld.global.f32", mean, at(sp));
+        k.op("ld.global.f32", rstd, at(sp, 4));
+        k.op("ld.global.f32", ga, at(k.addr(gamma, c, 4)));
+        k.op("ld.global.f32", be, at(k.addr(beta, c, 4)));
+        Reg quads = k.iop("shr.u32", hw, 2);
+        Reg planeOff = k.iop("mul.lo.s32", c, hw);
+        Reg xp = k.addr(x, planeOff, 4), yp = k.addr(y, planeOff, 4);
+        Reg start = k.mad(k.special("%ctaid.x"), k.special("%ntid.x"), k.special("%tid.x"));
+        Reg stride = k.iop("mul.lo.s32", k.special("%nctaid.x"), k.special("%ntid.x"));
+        k.forLoop(start, quads, stride, q -> {
+            Reg[] v = load(k, xp, q, 4);
+            for (Reg r : v) {
+                k.op("sub.f32", r, r, mean);
+                k.op("mul.f32", r, r, rstd);
+                k.op("fma.rn.f32", r, r, ga, be);
+                Reg sl = k.reg(PtxType.F32);
+                ElementwiseKernels.silu(k, sl, r);
+                k.op("selp.f32", r, sl, r, doSilu);
+            }
+            k.op("st.global.v4.f32", at(k.addr(yp, q, 16)), Ptx.vec((Object[]) v));
         });
         return k;
     }

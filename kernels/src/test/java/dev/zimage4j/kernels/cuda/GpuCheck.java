@@ -177,6 +177,8 @@ public final class GpuCheck {
                 groupNorm(r, 12, 9, 7, 4);
                 groupNorm(r, 64, 160, 161, 8);   // 13 partial blocks per group
                 groupNorm(r, 32, 300, 257, 32);
+                groupNorm(r, 64, 32, 20, 32);    // HW % 4 == 0: the vec4 kernels
+                groupNorm(r, 16, 200, 164, 4);   // vec4, several partial blocks per group
             }
             case "elementwise" -> {
                 elementwise(r, 10_000);
@@ -466,6 +468,12 @@ public final class GpuCheck {
         check("upsampleNearest2x", false, b -> {
             Tensor y = poisoned(b, C, 2 * H, 2 * W);
             b.upsampleNearest2x(y, in(b, x, C, H, W), C, H, W);
+            return get(b, y);
+        });
+        float[] x12 = rand(r, 3 * 7 * 12, 1f);
+        check("upsampleNearest2x W % 4 == 0 (quads)", false, b -> {
+            Tensor y = poisoned(b, 3, 14, 24);
+            b.upsampleNearest2x(y, in(b, x12, 3, 7, 12), 3, 7, 12);
             return get(b, y);
         });
         check("patchify", false, b -> {
