@@ -784,6 +784,12 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /**
+     * Largest bf16 patch matrix a convolution builds in scratch (the VAE's 128-channel 3×3 convs at 1024²: 2.4 GB);
+     * larger ones fall back to the implicit GEMM, which gathers A from the image itself.
+     */
+    private static final long IM2COL_MAX_BYTES = 4L << 30;
+
     /** Elements per block in GroupNorm's partial reduction. */
     private static final long GN_CHUNK = 16384;
 
@@ -890,9 +896,28 @@ public final class CudaBackend implements Backend {
                         && wc.numel() == (long) s.outChannels() * K && !wc.f32 && (bias == null || w(bias).numel() == s.outChannels()),
                 "y", y.shape, "x", x.shape, "w", wc.shape, s);
         boolean vec = K % 8 == 0;
+        int M = ho * wo, N = s.outChannels();
+        long patchBytes = 2L * M * K;
+        if (useWgmma && vec && wc.ptr() % 16 == 0 && patchBytes <= IM2COL_MAX_BYTES) {
+            // explicit patch matrix in bf16, then the wgmma GEMM with the weight as A: y[C_out, HW] = W · patchesᵀ is CHW as stored
+            long patches = scratch(patchBytes);
+            long units = (long) M * (K / 8);
+            elementwise("im2col_bf16", ElementwiseKernels::im2col, units, patches, x.ptr(), (int) units, K / 8,
+                    s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
+            GemmKernel.Config g = GemmKernel.wgmmaConfig(Epilogue.STORE);
+            CudaContext.LoadedModule gm = kernel(g.entry(), g.dynamicSmem(), () -> GemmKernel.generate(g));
+            launch(gm, (M + g.bn() - 1) / g.bn(), (N + g.bm() - 1) / g.bm(), 1, g.threads(), g.dynamicSmem(),
+                    y.ptr(), wc.ptr(), patches, 0L, 0L, N, M, K, 0, 0, 0, 0, 0, 0, 0, 1);
+            if (bias != null) {
+                boolean v4 = M % 4 == 0 && y.ptr() % 16 == 0;
+                int gx = (int) Math.max(1, Math.min(((v4 ? M / 4 : M) + 255L) / 256, Math.max(1, 132L * 16 * 4 / N)));
+                launch(kernel(v4 ? "bias_rows_vec4" : "bias_rows", 0, () -> ElementwiseKernels.biasRows(v4)), gx, N, 1, 256, 0,
+                        y.ptr(), w(bias).ptr(), N, M);
+            }
+            return;
+        }
         GemmKernel.Config c = GemmKernel.config(ASource.IM2COL, false, Epilogue.STORE_TRANSPOSED, vec);
         CudaContext.LoadedModule m = kernel(c.entry(), 0, () -> GemmKernel.generate(c));
-        int M = ho * wo, N = s.outChannels();
         launch(m, (N + c.bn() - 1) / c.bn(), (M + c.bm() - 1) / c.bm(), 1, c.threads(), 0,
                 y.ptr(), x.ptr(), wc.ptr(), 0L, ptrOrZero(bias), M, N, K,
                 s.inChannels(), s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);

@@ -179,6 +179,80 @@ final class ElementwiseKernels {
     }
 
     /**
+     * {@code im2col_bf16(dst, x, units, K8, H, W, ks, stride, padT, padL, Wout)}: the convolution's patch matrix
+     * {@code dst[p][k]} (bf16, row-major {@code [Hout·Wout, K]}, K = C_in·ks² = 8·K8) of the CHW image x (f32):
+     * {@code dst[p][(c·ks + ky)·ks + kx] = x[c, oy·stride + ky − padT, ox·stride + kx − padL]}, 0 outside the image,
+     * for output pixel {@code p = oy·Wout + ox}. One thread per 8 consecutive k of one pixel ({@code units =
+     * Hout·Wout·K8}): one 16-B store, so a warp writes 512 contiguous bytes; (c, ky, kx) advance incrementally.
+     * The tensor-core GEMM then reads it by cp.async like any bf16 operand.
+     */
+    static Ptx im2col() {
+        Ptx k = new Ptx("im2col_bf16");
+        Reg dst = k.paramPtr("dst"), x = k.paramPtr("x");
+        Reg units = k.paramU32("units"), k8 = k.paramU32("K8"), h = k.paramU32("H"), w = k.paramU32("W"), ks = k.paramU32("ks");
+        Reg stride = k.paramU32("stride"), padT = k.paramU32("padT"), padL = k.paramU32("padL"), wout = k.paramU32("Wout");
+        Reg ks2 = k.iop("mul.lo.s32", ks, ks);
+        k.gridStride(units, u -> {
+            Reg p = k.iop("div.u32", u, k8), kg = k.iop("rem.u32", u, k8);
+            Reg oy = k.iop("div.u32", p, wout), ox = k.iop("rem.u32", p, wout);
+            Reg k0 = k.iop("shl.b32", kg, 3);
+            Reg c = k.iop("div.u32", k0, ks2), r = k.iop("rem.u32", k0, ks2);
+            Reg ky = k.iop("div.u32", r, ks), kx = k.iop("rem.u32", r, ks);
+            Reg iy0 = k.iop("sub.s32", k.iop("mul.lo.s32", oy, stride), padT), ix0 = k.iop("sub.s32", k.iop("mul.lo.s32", ox, stride), padL);
+            Reg[] v = new Reg[8];
+            for (int j = 0; j < 8; j++) {
+                Reg iy = k.iop("add.s32", iy0, ky), ix = k.iop("add.s32", ix0, kx);
+                Reg ok = k.reg(PtxType.PRED);
+                k.op("setp.lt.u32", ok, iy, h);            // negative rows wrap to large unsigned values
+                k.op("setp.lt.and.u32", ok, ix, w, ok);
+                v[j] = k.constF32(0f);
+                Reg idx = k.mad(k.mad(c, h, iy), w, ix);
+                k.opIf(ok, false, "ld.global.nc.f32", v[j], at(k.addr(x, idx, 4)));
+                if (j < 7) { // next k: kx, then ky, then c
+                    k.op("add.u32", kx, kx, 1);
+                    Reg wrapX = k.setp("eq.u32", kx, ks);
+                    k.opIf(wrapX, false, "mov.u32", kx, 0);
+                    k.opIf(wrapX, false, "add.u32", ky, ky, 1);
+                    Reg wrapY = k.setp("eq.u32", ky, ks);
+                    k.opIf(wrapY, false, "mov.u32", ky, 0);
+                    k.opIf(wrapY, false, "add.u32", c, c, 1);
+                }
+            }
+            Reg[] hv = k.regs(PtxType.B32, 4);
+            for (int j = 0; j < 4; j++) k.op("cvt.rn.bf16x2.f32", hv[j], v[2 * j + 1], v[2 * j]);
+            k.op("st.global.v4.b32", at(k.addr(dst, u, 16)), Ptx.vec((Object[]) hv));
+        });
+        return k;
+    }
+
+    /**
+     * {@code bias_rows[_vec4](y, bias, C, HW)}: {@code y[c, i] += bias[c]} on a grid ({@code gx}, C), block row c
+     * for channel c, grid-strided over the plane (4 pixels per 16-B access with vec4: HW % 4 == 0, y 16-B aligned).
+     */
+    static Ptx biasRows(boolean vec4) {
+        Ptx k = new Ptx("bias_rows" + (vec4 ? "_vec4" : ""));
+        Reg y = k.paramPtr("y"), bias = k.paramPtr("bias");
+        k.paramU32("C");
+        Reg hw = k.paramU32("HW");
+        Reg c = k.special("%ctaid.y");
+        Reg b = k.reg(PtxType.F32);
+        k.op("ld.global.f32", b, at(k.addr(bias, c, 4)));
+        Reg yp = k.addr(y, k.iop("mul.lo.s32", c, hw), 4);
+        Reg units = vec4 ? k.iop("shr.u32", hw, 2) : hw;
+        Reg start = k.mad(k.special("%ctaid.x"), k.special("%ntid.x"), k.special("%tid.x"));
+        Reg step = k.iop("mul.lo.s32", k.special("%nctaid.x"), k.special("%ntid.x"));
+        int width = vec4 ? 4 : 1;
+        k.forLoop(start, units, step, q -> {
+            Reg[] v = k.regs(PtxType.F32, width);
+            Reg pa = k.addr(yp, q, 4 * width);
+            k.op(vec4 ? "ld.global.v4.f32" : "ld.global.f32", vec4 ? Ptx.vec((Object[]) v) : v[0], at(pa));
+            for (Reg r : v) k.op("add.f32", r, r, b);
+            k.op(vec4 ? "st.global.v4.f32" : "st.global.f32", at(pa), vec4 ? Ptx.vec((Object[]) v) : v[0]);
+        });
+        return k;
+    }
+
+    /**
      * {@code upsample2x_vec4(y, x, rows, W)}: nearest-neighbour 2× of {@code rows = C·H} input rows of W floats (W % 4 == 0,
      * 16-B aligned): one thread per input quad, one 16-B load, four 16-B stores (the quad doubled, on both output rows).
      * One division per 16 output elements instead of four per element.

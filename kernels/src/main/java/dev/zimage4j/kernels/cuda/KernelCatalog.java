@@ -30,6 +30,9 @@ public final class KernelCatalog {
         ks.add(ElementwiseKernels.transpose());
         ks.add(ElementwiseKernels.upsample2x());
         ks.add(ElementwiseKernels.upsample2xVec4());
+        ks.add(ElementwiseKernels.im2col());
+        ks.add(ElementwiseKernels.biasRows(false));
+        ks.add(ElementwiseKernels.biasRows(true));
         ks.add(ElementwiseKernels.patchify(false));
         ks.add(ElementwiseKernels.patchify(true));
         for (Rope r : Rope.values()) ks.add(ElementwiseKernels.rope(r));

@@ -192,6 +192,8 @@ public final class GpuCheck {
                 conv(r, Conv2dSpec.same(32, 16, 16, 24, 1));
                 conv(r, Conv2dSpec.downsample(8, 17, 18));
                 conv(r, Conv2dSpec.same(3, 12, 10, 130, 3));
+                conv(r, Conv2dSpec.same(64, 20, 36, 130, 3));   // patch matrix + wgmma on sm_90: two 128-row tiles of output channels
+                conv(r, Conv2dSpec.same(16, 7, 9, 8, 3));        // HW % 4 != 0: scalar bias pass
             }
             case "images" -> {
                 images(r);
