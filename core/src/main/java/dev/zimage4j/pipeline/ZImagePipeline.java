@@ -457,7 +457,9 @@ public final class ZImagePipeline implements ImageGenerator {
         float[] z = latents.clone();
         vae.decoder().toVaeSpace(z);
         float[] image = vae.decoder().decode(z, latentH, latentW);
-        for (int i = 0; i < image.length; i++) image[i] = Math.clamp(image[i] / 2f + 0.5f, 0f, 1f);
+        inChunks(image.length, (lo, hi) -> {
+            for (int i = lo; i < hi; i++) image[i] = Math.clamp(image[i] / 2f + 0.5f, 0f, 1f);
+        });
         return image;
     }
 
@@ -480,9 +482,18 @@ public final class ZImagePipeline implements ImageGenerator {
         int plane = height * width;
         if (chw.length != 3 * plane) throw new IllegalArgumentException("image has " + chw.length + " values, not 3×" + height + "×" + width);
         byte[] rgb = new byte[3 * plane];
-        for (int p = 0; p < plane; p++)
-            for (int c = 0; c < 3; c++) rgb[3 * p + c] = (byte) (int) Math.rint(chw[c * plane + p] * 255f);
+        inChunks(plane, (lo, hi) -> {
+            for (int p = lo; p < hi; p++)
+                for (int c = 0; c < 3; c++) rgb[3 * p + c] = (byte) (int) Math.rint(chw[c * plane + p] * 255f);
+        });
         return rgb;
+    }
+
+    /** Runs {@code body(lo, hi)} over {@code [0, n)} in chunks of 2¹⁶ on the common pool: the per-pixel loops of a 1024² image take milliseconds on one core. */
+    private static void inChunks(int n, java.util.function.BiConsumer<Integer, Integer> body) {
+        int chunk = 1 << 16;
+        java.util.stream.IntStream.range(0, (n + chunk - 1) / chunk).parallel()
+                .forEach(i -> body.accept(i * chunk, Math.min(n, (i + 1) * chunk)));
     }
 
     /** Weights held beyond the mapping, plus the DiT and VAE workspaces currently kept. Safe to call during a generation. */

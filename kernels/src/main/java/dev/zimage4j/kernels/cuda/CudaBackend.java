@@ -59,7 +59,8 @@ public final class CudaBackend implements Backend {
     private MemorySegment[] uploadDone;   // event per ring buffer: its last DMA has finished
     private int uploadNext;
     private long idsDevice, idsCapacity;  // device scratch for embedding ids
-    private long scratch, scratchBytes;   // device scratch for bf16 copies of activations (GEMM A, attention Q/K/V)
+    private long scratch, scratchBytes;   // device scratch for bf16 copies of activations (GEMM A, attention Q/K/V), conv patch matrices
+    private long dryScratchNeed;          // the most scratch a dry pass of replay asked for
     private final java.util.List<Long> retiredScratch = new java.util.ArrayList<>(); // may still be referenced by graphs
     private boolean closed;
 
@@ -471,6 +472,10 @@ public final class CudaBackend implements Backend {
      * grows it first); a replaced buffer is kept until close because recorded graphs may still use it.
      */
     private long scratch(long bytes) {
+        if (dryRun) { // launches are skipped: only note the need, grown once before the capture (no chain of retired buffers)
+            dryScratchNeed = Math.max(dryScratchNeed, bytes);
+            return scratch;
+        }
         if (bytes > scratchBytes) {
             if (capturing) throw new IllegalStateException("bf16 scratch must grow during graph capture (" + bytes + " bytes)");
             if (scratch != 0) retiredScratch.add(scratch);
@@ -510,11 +515,13 @@ public final class CudaBackend implements Backend {
         bf16At = -1; // a graph starts and ends with no bf16 copy assumed in scratch
         if (exec == null) {
             dryRun = true;
+            dryScratchNeed = 0;
             try {
                 launches.run();
             } finally {
                 dryRun = false;
             }
+            scratch(dryScratchNeed);
             long t0 = System.nanoTime();
             bf16At = -1;
             capturing = true;
@@ -785,10 +792,10 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * Largest bf16 patch matrix a convolution builds in scratch (the VAE's 128-channel 3×3 convs at 1024²: 2.4 GB);
+     * Largest bf16 patch matrix a convolution builds in scratch (the VAE's 256-channel 3×3 convs at 1024²: 4.8 GB);
      * larger ones fall back to the implicit GEMM, which gathers A from the image itself.
      */
-    private static final long IM2COL_MAX_BYTES = 4L << 30;
+    private static final long IM2COL_MAX_BYTES = 6L << 30; // element offsets stay below 2³²
 
     /** Elements per block in GroupNorm's partial reduction. */
     private static final long GN_CHUNK = 16384;
@@ -901,8 +908,9 @@ public final class CudaBackend implements Backend {
         if (useWgmma && vec && wc.ptr() % 16 == 0 && patchBytes <= IM2COL_MAX_BYTES) {
             // explicit patch matrix in bf16, then the wgmma GEMM with the weight as A: y[C_out, HW] = W · patchesᵀ is CHW as stored
             long patches = scratch(patchBytes);
-            long units = (long) M * (K / 8);
-            elementwise("im2col_bf16", ElementwiseKernels::im2col, units, patches, x.ptr(), (int) units, K / 8,
+            int chunk = K % 16 == 0 ? 16 : 8;
+            long units = (long) M * (K / chunk);
+            elementwise("im2col_bf16_" + chunk, () -> ElementwiseKernels.im2col(chunk), units, patches, x.ptr(), (int) units, M, K,
                     s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
             GemmKernel.Config g = GemmKernel.wgmmaConfig(Epilogue.STORE);
             CudaContext.LoadedModule gm = kernel(g.entry(), g.dynamicSmem(), () -> GemmKernel.generate(g));

@@ -30,7 +30,8 @@ public final class KernelCatalog {
         ks.add(ElementwiseKernels.transpose());
         ks.add(ElementwiseKernels.upsample2x());
         ks.add(ElementwiseKernels.upsample2xVec4());
-        ks.add(ElementwiseKernels.im2col());
+        ks.add(ElementwiseKernels.im2col(8));
+        ks.add(ElementwiseKernels.im2col(16));
         ks.add(ElementwiseKernels.biasRows(false));
         ks.add(ElementwiseKernels.biasRows(true));
         ks.add(ElementwiseKernels.patchify(false));
