@@ -214,23 +214,10 @@ final class RowKernels {
         boolean inter = layout == Rope.INTERLEAVED;
 
         Reg acc = k.constF32(0f);
-        k.forLoop(lane, half, 32 * UNROLL, m -> { // UNROLL pairs in flight per lane; pairs past the row read as 0
-            Reg[][] x = new Reg[UNROLL][];
-            for (int u = 0; u < UNROLL; u++) {
-                Reg mu = u == 0 ? m : k.iop("add.u32", m, 32 * u);
-                Reg ok = k.setp("lt.u32", mu, half);
-                x[u] = new Reg[]{k.constF32(0f), k.constF32(0f)};
-                if (inter) {
-                    k.opIf(ok, false, "ld.global.v2.f32", Ptx.vec(x[u][0], x[u][1]), at(k.addr(xRow, mu, 8)));
-                } else {
-                    k.opIf(ok, false, "ld.global.f32", x[u][0], at(k.addr(xRow, mu, 4)));
-                    k.opIf(ok, false, "ld.global.f32", x[u][1], at(k.addr(xRow, k.iop("add.u32", mu, half), 4)));
-                }
-            }
-            for (Reg[] xu : x) {
-                k.op("fma.rn.f32", acc, xu[0], xu[0], acc);
-                k.op("fma.rn.f32", acc, xu[1], xu[1], acc);
-            }
+        k.forLoop(lane, half, 32, m -> {
+            Reg[] x = pair(k, xRow, m, half, inter);
+            k.op("fma.rn.f32", acc, x[0], x[0], acc);
+            k.op("fma.rn.f32", acc, x[1], x[1], acc);
         });
         k.warpReduce(acc, "add");
         Reg a = k.fop("div.rn.f32", acc, dF);
@@ -285,30 +272,10 @@ final class RowKernels {
         return v;
     }
 
-    /** Units each lane loads before using them in the statistics passes: more bytes in flight per warp. */
-    static final int UNROLL = 4;
-
-    /**
-     * Calls {@code f} on every element of the row: lane-strided over {@code units} units of {@code width} columns,
-     * {@value #UNROLL} units per lane loaded (predicated at the row's end) before any is used.
-     */
+    /** Calls {@code f} on every element of the row: lane-strided over {@code units} units of {@code width} columns. */
     private static void overRow(Ptx k, Reg lane, Reg units, int width, Reg rowPtr, Consumer<Reg> f) {
-        k.forLoop(lane, units, 32 * UNROLL, c -> {
-            Reg[] ok = new Reg[UNROLL];
-            Reg[][] v = new Reg[UNROLL][];
-            for (int u = 0; u < UNROLL; u++) {
-                Reg cu = u == 0 ? c : k.iop("add.u32", c, 32 * u);
-                ok[u] = k.setp("lt.u32", cu, units);
-                v[u] = k.regs(PtxType.F32, width);
-                if (width == 1) k.opIf(ok[u], false, "ld.global.f32", v[u][0], at(k.addr(rowPtr, cu, 4)));
-                else k.opIf(ok[u], false, "ld.global.v4.f32", Ptx.vec((Object[]) v[u]), at(k.addr(rowPtr, cu, 16)));
-            }
-            for (int u = 0; u < UNROLL; u++) {
-                Reg[] vu = v[u];
-                k.ifThen(ok[u], false, () -> {
-                    for (Reg x : vu) f.accept(x);
-                });
-            }
+        k.forLoop(lane, units, 32, c -> {
+            for (Reg v : load(k, rowPtr, c, width)) f.accept(v);
         });
     }
 
