@@ -490,12 +490,26 @@ public final class CudaBackend implements Backend {
     /** For the benchmark's tile sweep: the attention variant to use for its head dim (null: the default). */
     AttentionKernel.Config forcedAttention;
 
+    /** For the benchmark: the f32 → bf16 conversion a GEMM makes of its activations {@code x} (into the scratch it uses). */
+    void convertForBench(Tensor x) {
+        enter();
+        CudaTensor xt = t(x);
+        toBf16(scratch(2L * xt.numel()), xt.ptr(), xt.numel());
+    }
+
     /** For the benchmark's tile sweep: {@code linear} (or SwiGLU when {@code w2} is given) with an explicit all-bf16 GEMM variant. */
     void linearWith(GemmKernel.Config config, Tensor y, Tensor x, Weight w, Weight w2) {
         enter();
         CudaTensor yt = t(y), xt = t(x);
         CudaWeight wc = w(w);
         gemm(config, config.epi(), yt, xt, wc.ptr(), w2 == null ? 0 : w(w2).ptr(), false, 0, xt.rows(), wc.shape[0], xt.cols());
+    }
+
+    /** The TMA GEMM's tensor maps (A, B, B2), encoded per launch: the driver copies by-value parameters at launch and at capture. */
+    private final MemorySegment[] tensorMaps = {tensorMap(), tensorMap(), tensorMap()};
+
+    private static MemorySegment tensorMap() {
+        return Arena.ofAuto().allocate(128, 64);
     }
 
     private void gemm(GemmKernel.Config forced, Epilogue epi, CudaTensor y, CudaTensor x, long b, long b2, boolean bF32, long bias, int M, int N, int K) {
@@ -515,10 +529,22 @@ public final class CudaBackend implements Backend {
             bf16Dst = a;
             src = ASource.BF16;
         }
+        // TMA needs 16-B aligned operands (given with vec), and the pair epilogue N % 8 == 0 with y and bias 8-B aligned
+        boolean tmaFits = N % 8 == 0 && y.ptr() % 16 == 0 && bias % 8 == 0;
         GemmKernel.Config c = forced != null && src == ASource.BF16 ? forced
-                : src == ASource.BF16 && useWgmma ? GemmKernel.wgmmaConfig(epi) : GemmKernel.config(src, bF32, epi, vec);
+                : src == ASource.BF16 && useWgmma ? (tmaFits ? GemmKernel.tmaConfig(epi, M, N, cu.smCount()) : GemmKernel.wgmmaConfig(epi))
+                : GemmKernel.config(src, bF32, epi, vec);
         CudaContext.LoadedModule m = kernel(c.entry(), c.dynamicSmem(), () -> GemmKernel.generate(c));
-        launch(m, (N + c.bn() - 1) / c.bn(), (M + c.bm() - 1) / c.bm(), 1, c.threads(), c.dynamicSmem(),
+        if (c.tma()) {
+            if (!tmaFits) throw new IllegalArgumentException(c.entry() + ": needs N % 8 == 0 and aligned y/bias (N=" + N + ")");
+            cu.encodeTensorMapBf16(tensorMaps[0], a, M, K, c.bk(), c.bm());
+            cu.encodeTensorMapBf16(tensorMaps[1], b, N, K, c.bk(), c.bn());
+            cu.encodeTensorMapBf16(tensorMaps[2], b2 != 0 ? b2 : b, N, K, c.bk(), c.bn());
+            launch(m, c.gridX(M, N), c.gridY(M, N), 1, c.threads(), c.dynamicSmem(), tensorMaps[0], tensorMaps[1], tensorMaps[2],
+                    y.ptr(), bias, M, N, K);
+            return;
+        }
+        launch(m, c.gridX(M, N), c.gridY(M, N), 1, c.threads(), c.dynamicSmem(),
                 y.ptr(), a, b, b2, bias, M, N, K, 0, 0, 0, 0, 0, 0, 0, 1);
     }
 

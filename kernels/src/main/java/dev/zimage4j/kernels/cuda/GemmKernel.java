@@ -71,16 +71,24 @@ final class GemmKernel {
      * @param stages  shared-memory stages (2 for register-staged operands; 2–4 when every operand is fetched by cp.async)
      */
     record Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages,
-                  boolean wgmma) {
+                  boolean wgmma, boolean tma) {
         /** An {@code mma.sync} variant. */
         Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages) {
-            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, false);
+            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, false, false);
+        }
+
+        /** A wgmma variant fed by {@code cp.async} from every thread ({@code wgmma}) or an mma.sync one. */
+        Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages, boolean wgmma) {
+            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, wgmma, false);
         }
 
         Config {
             if (wgmma && (a != ASource.BF16 || bF32 || bm != 128 || warpsM != 8 || warpsN != 1 || bk != 64 || bn % 8 != 0 || bn > 256
-                    || epi == Epilogue.STORE_TRANSPOSED || stages < 3))
+                    || epi == Epilogue.STORE_TRANSPOSED || stages < (tma ? 2 : 3)))
                 throw new IllegalArgumentException("wgmma variants: bf16 operands, 128 rows over 2 warpgroups, bk 64 (one 128-B swizzle row), n ≤ 256, ≥ 3 stages");
+            if (tma && !wgmma) throw new IllegalArgumentException("TMA loads feed the wgmma path only");
+            if (tma && bn * (epi == Epilogue.SWIGLU ? 2 : 1) > 256)
+                throw new IllegalArgumentException("TMA variants hold at most 128 accumulators per consumer thread (bn·sets ≤ 256)");
             if (bm % (16 * warpsM) != 0 || bn % (16 * warpsN) != 0)
                 throw new IllegalArgumentException("tile " + bm + "x" + bn + " does not split into " + warpsM + "x" + warpsN + " warps of 16-multiples");
             if (epi == Epilogue.SWIGLU && bF32) throw new IllegalArgumentException("SwiGLU takes bf16 weights");
@@ -100,9 +108,23 @@ final class GemmKernel {
             return wgmma ? 128 : (bk + 8) * 2;
         }
 
-        /** Dynamic shared memory for the async pipeline (0 for the static 2-stage variants); wgmma adds 1 KB to align the ring to 1024 B. */
+        /**
+         * Dynamic shared memory for the async pipeline (0 for the static 2-stage variants); wgmma adds 1 KB to align the ring
+         * to 1024 B, TMA two mbarriers (full, empty) per stage after the ring.
+         */
         int dynamicSmem() {
-            return async() ? stages * stageBytes() + (wgmma ? 1024 : 0) : 0;
+            return async() ? stages * stageBytes() + (wgmma ? 1024 : 0) + (tma ? 16 * stages : 0) : 0;
+        }
+
+        /** Grid x: TMA variants run a 1-D grid over all tiles (grouped raster order, {@link #RASTER_GROUP}); the others one column of tiles per x. */
+        int gridX(int M, int N) {
+            int tn = (N + bn - 1) / bn, tm = (M + bm - 1) / bm;
+            return tma ? tn * tm : tn;
+        }
+
+        /** Grid y (1 for TMA variants). */
+        int gridY(int M, int N) {
+            return tma ? 1 : (M + bm - 1) / bm;
         }
 
         /** The PTX target: wgmma exists only on {@code sm_90a}. */
@@ -110,8 +132,9 @@ final class GemmKernel {
             return wgmma ? "sm_90a" : Ptx.TARGET;
         }
 
+        /** Threads per CTA: the MMA warps, plus one producer warpgroup for TMA variants. */
         int threads() {
-            return 32 * warpsM * warpsN;
+            return 32 * warpsM * warpsN + (tma ? 128 : 0);
         }
 
         boolean dual() {
@@ -119,7 +142,7 @@ final class GemmKernel {
         }
 
         String entry() {
-            return (wgmma ? "wgmma_" : "gemm_") + bm + "x" + bn + "x" + bk + "_s" + stages + "_w" + warpsM + "x" + warpsN + "_" + a.name().toLowerCase() + "_b"
+            return (tma ? "tma_wgmma_" : wgmma ? "wgmma_" : "gemm_") + bm + "x" + bn + "x" + bk + "_s" + stages + "_w" + warpsM + "x" + warpsN + "_" + a.name().toLowerCase() + "_b"
                     + (bF32 ? "f32" : "bf16") + "_" + epi.name().toLowerCase() + (vec ? "_vec" : "_scalar");
         }
 
@@ -165,16 +188,52 @@ final class GemmKernel {
                 new Config(128, 64, 8, 1, a, false, epi, true, 64, 6, true));
     }
 
-    /** The default wgmma variant for an epilogue (used on compute capability 9.0). */
+    /** The default wgmma variant for an epilogue (used on compute capability 9.0 when the TMA path does not apply). */
     static Config wgmmaConfig(Epilogue epi) {
         return wgmmaCandidates(epi).getFirst();
+    }
+
+    /**
+     * The warp-specialised TMA variants ({@link #generateTma}): 2 consumer warpgroups × 64 rows, bn·sets ≤ 256 accumulator
+     * columns per thread, as many ring stages as fit beside them in shared memory. First = default.
+     */
+    static List<Config> tmaCandidates(Epilogue epi) {
+        ASource a = ASource.BF16;
+        if (epi == Epilogue.SWIGLU)
+            return List.of(tma(128, epi, 4), tma(64, epi, 6), tma(96, epi, 5));
+        return List.of(tma(256, epi, 4), tma(128, epi, 6), tma(192, epi, 4));
+    }
+
+    private static Config tma(int bn, Epilogue epi, int stages) {
+        return new Config(128, bn, 8, 1, ASource.BF16, false, epi, true, 64, stages, true, true);
+    }
+
+    /**
+     * The TMA variant for an {@code M × N} output on {@code sms} SMs (one CTA per SM): the candidate with the least
+     * wave-quantised work, {@code ceil(tiles / sms) · (bn·sets + 32)} (the 32 stands for the per-tile cost that does not
+     * shrink with bn: the A tile, prologue, epilogue); ties go to the earlier candidate.
+     */
+    static Config tmaConfig(Epilogue epi, int M, int N, int sms) {
+        Config best = null;
+        long bestCost = Long.MAX_VALUE;
+        for (Config c : tmaCandidates(epi)) {
+            long tiles = (long) c.gridX(M, N), waves = (tiles + sms - 1) / sms;
+            long cost = waves * (c.bn() * (c.dual() ? 2 : 1) + 32);
+            if (cost < bestCost) {
+                best = c;
+                bestCost = cost;
+            }
+        }
+        return best;
     }
 
     /** All variants the backend can ask for (for dump-ptx and the ptxas test). */
     static List<Config> allConfigs() {
         List<Config> out = new ArrayList<>();
-        for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU})
+        for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU}) {
+            for (Config c : tmaCandidates(e)) if (!out.contains(c)) out.add(c);
             for (Config c : wgmmaCandidates(e)) if (!out.contains(c)) out.add(c);
+        }
         for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.SWIGLU})
             for (Config c : candidates(e)) if (!out.contains(c)) out.add(c);
         for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU})
@@ -194,6 +253,7 @@ final class GemmKernel {
      * Launch with grid {@code (ceil(N/bn), ceil(M/bm))} and {@link Config#threads()} threads.
      */
     static Ptx generate(Config c) {
+        if (c.tma()) return generateTma(c);
         if (c.wgmma()) return generateWgmma(c);
         Ptx k = new Ptx(c.entry());
         int T = c.threads();
@@ -435,6 +495,207 @@ final class GemmKernel {
             for (int j = 0; j < bn / 8; j++) tiles[s][0][j] = new Reg[]{acc[s][4 * j], acc[s][4 * j + 1], acc[s][4 * j + 2], acc[s][4 * j + 3]};
         epilogue(k, c, tiles, y, bias, M, N, m0, n0, warp, k.constU32(0), lane, 16, bn);
         return k;
+    }
+
+    /** Row tiles that consecutive CTAs of a TMA grid walk before moving along N, so a wave's A and B tiles stay in L2. */
+    static final int RASTER_GROUP = 8;
+
+    /**
+     * The warp-specialised Hopper path (docs/cuda-notes §9): {@code entry(tmA, tmB, tmB2, y, bias, M, N, K)}, three tensor
+     * maps (bf16, box 64 × rows, 128-B swizzle; {@code tmB2} = the up weight of SwiGLU, else any valid map), 1-D grid of
+     * {@link Config#gridX} tiles in grouped raster order, {@link Config#threads()} = 384 threads.
+     *
+     * <p>Warpgroup 0 is the producer: it gives up registers ({@code setmaxnreg.dec}) and one thread issues, per k-tile,
+     * the TMA loads of A (bm × 64) and B (bn × 64, per weight) into a ring of {@code stages} buffers; each buffer has a
+     * "full" mbarrier (TMA completes its transaction bytes) and an "empty" one (one arrival per consumer warp). The two
+     * consumer warpgroups ({@code setmaxnreg.inc}) each own 64 rows × bn columns of f32 accumulators: wait on full, issue
+     * the k-tile's {@code wgmma m64nNk16}s, commit, {@code wait_group 1} (so one group stays in flight while the next
+     * tile is awaited) and release the previous tile's buffer. No CTA-wide barrier after setup.
+     */
+    static Ptx generateTma(Config c) {
+        Ptx k = new Ptx(c.entry(), c.target());
+        k.directive(".maxntid " + c.threads() + ", 1, 1");
+        k.directive(".minnctapersm 1"); // a register cap at entry, which setmaxnreg needs
+        Reg tmA = k.paramTensorMap("tmA"), tmB = k.paramTensorMap("tmB"), tmB2 = k.paramTensorMap("tmB2");
+        Reg y = k.paramPtr("y"), bias = k.paramPtr("bias");
+        Reg M = k.paramU32("M"), N = k.paramU32("N"), K = k.paramU32("K");
+        int S = c.stages(), bn = c.bn(), bm = c.bm(), sets = c.dual() ? 2 : 1, stageBytes = c.stageBytes(), SROW = c.srow();
+        int consumerWarps = c.warpsM() * c.warpsN();
+        Reg dyn = k.dynamicShared("dyn", 1024);
+        Reg smem = k.iop("add.u32", dyn, 1023);
+        k.op("and.b32", smem, smem, 0xFFFFFC00); // TMA's 128-B swizzle pattern repeats every 1024 B: align the ring to it
+        Reg bars = k.iop("add.u32", smem, S * stageBytes); // full[s] at +8s, empty[s] at +8(S+s)
+        Reg tid = k.special("%tid.x");
+        Reg wg = k.iop("shr.u32", tid, 7);
+
+        // tile of this CTA: groups of RASTER_GROUP row tiles, walked down M first, then along N
+        Reg tilesN = k.iop("add.u32", N, bn - 1);
+        k.op("div.u32", tilesN, tilesN, bn);
+        Reg tilesM = k.iop("add.u32", M, bm - 1);
+        k.op("div.u32", tilesM, tilesM, bm);
+        Reg pid = k.special("%ctaid.x");
+        Reg perGroup = k.iop("mul.lo.s32", tilesN, RASTER_GROUP);
+        Reg firstM = k.iop("mul.lo.s32", k.iop("div.u32", pid, perGroup), RASTER_GROUP);
+        Reg groupRows = k.iop("sub.u32", tilesM, firstM);
+        k.op("min.u32", groupRows, groupRows, RASTER_GROUP);
+        Reg within = k.iop("rem.u32", pid, perGroup);
+        Reg m0 = k.iop("mul.lo.s32", k.iop("add.u32", firstM, k.iop("rem.u32", within, groupRows)), bm);
+        Reg n0 = k.iop("mul.lo.s32", k.iop("div.u32", within, groupRows), bn);
+        Reg nk = k.iop("add.u32", K, c.bk() - 1);
+        k.op("div.u32", nk, nk, c.bk());
+
+        Reg first = k.setp("eq.u32", tid, 0);
+        k.ifThen(first, false, () -> {
+            for (int s = 0; s < S; s++) {
+                k.op("mbarrier.init.shared::cta.b64", at(bars, 8L * s), 1);
+                k.op("mbarrier.init.shared::cta.b64", at(bars, 8L * (S + s)), consumerWarps);
+            }
+            k.op("fence.mbarrier_init.release.cluster"); // the inits are visible to the async proxy (TMA) before first use
+        });
+        k.op("bar.sync", 0);
+        String consumer = k.newLabel("consumer"), exit = k.newLabel("exit");
+        k.braIf(k.setp("ne.u32", wg, 0), false, consumer);
+
+        // ---------------- producer warpgroup: one thread issues every TMA load
+        k.op("setmaxnreg.dec.sync.aligned.u32", 40);
+        k.braIf(first, true, exit);
+        {
+            Reg stage = k.constU32(0), phase = k.constU32(0), kc = k.constU32(0), kt = k.constU32(0), dst = k.iop("add.u32", smem, 0);
+            Reg full = k.iop("add.u32", bars, 0);
+            String top = k.newLabel("produce"), done = k.newLabel("produced");
+            k.label(top);
+            k.braIf(k.setp("ge.u32", kt, nk), false, done);
+            Reg empty = k.iop("add.u32", full, 8 * S);
+            waitParity(k, empty, k.iop("xor.b32", phase, 1)); // first round: parity 1 of a fresh barrier passes at once
+            Reg state = k.reg(PtxType.B64);
+            k.op("mbarrier.arrive.expect_tx.shared::cta.b64", state, at(full), stageBytes); // full boxes count, zero-filled edges included
+            String load = "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes";
+            k.op(load, at(dst), "[" + tmA + ", " + vec(kc, m0) + "]", at(full));
+            k.op(load, at(k.iop("add.u32", dst, bm * SROW)), "[" + tmB + ", " + vec(kc, n0) + "]", at(full));
+            if (c.dual()) k.op(load, at(k.iop("add.u32", dst, (bm + bn) * SROW)), "[" + tmB2 + ", " + vec(kc, n0) + "]", at(full));
+            k.op("add.u32", kc, kc, c.bk());
+            k.op("add.u32", kt, kt, 1);
+            k.op("add.u32", stage, stage, 1);
+            k.op("add.u32", dst, dst, stageBytes);
+            k.op("add.u32", full, full, 8);
+            Reg wrap = k.setp("eq.u32", stage, S);
+            k.opIf(wrap, false, "mov.u32", stage, 0);
+            k.opIf(wrap, false, "mov.u32", dst, smem);
+            k.opIf(wrap, false, "mov.u32", full, bars);
+            k.opIf(wrap, false, "xor.b32", phase, phase, 1);
+            k.bra(top);
+            k.label(done);
+        }
+        k.bra(exit);
+
+        // ---------------- consumer warpgroups: 64 rows each
+        k.label(consumer);
+        k.op("setmaxnreg.inc.sync.aligned.u32", 232);
+        Reg cw = k.iop("sub.u32", wg, 1);
+        Reg lane = k.iop("and.b32", tid, 31);
+        Reg[][] acc = new Reg[sets][];
+        for (int s = 0; s < sets; s++) {
+            acc[s] = k.regs(PtxType.F32, bn / 2);
+            for (Reg r : acc[s]) k.op("mov.f32", r, Ptx.f32(0f));
+        }
+        Reg one = k.setp("eq.u32", tid, tid); // scale-d = true: accumulate
+        long hi = (1L << 16) | ((1024L >> 4) << 32) | (1L << 62); // LBO 16 (unused with swizzle), SBO 1024, 128-B swizzle
+        Reg aRow = k.iop("mul.lo.s32", cw, 64 * SROW);
+        Reg releaser = k.setp("eq.u32", lane, 0);
+        {
+            Reg phase = k.constU32(0), kt = k.constU32(0), stage = k.constU32(0), stOff = k.constU32(0);
+            Reg full = k.iop("add.u32", bars, 0), prevEmpty = k.iop("add.u32", bars, 8 * S);
+            String top = k.newLabel("consume"), done = k.newLabel("consumed");
+            k.label(top);
+            k.braIf(k.setp("ge.u32", kt, nk), false, done);
+            waitParity(k, full, phase);
+            Reg base = k.iop("add.u32", smem, stOff);
+            Reg descA = desc(k, k.iop("add.u32", base, aRow), hi), descB = desc(k, k.iop("add.u32", base, bm * SROW), hi);
+            k.op("wgmma.fence.sync.aligned");
+            for (int kk = 0; kk < c.bk() / 16; kk++) {
+                Reg dA = k.reg(PtxType.B64);
+                k.op("add.s64", dA, descA, kk * 2); // +32 B along K inside the swizzled row
+                for (int s = 0; s < sets; s++) {
+                    Reg dB = k.reg(PtxType.B64);
+                    k.op("add.s64", dB, descB, kk * 2 + (long) s * bn * SROW / 16);
+                    k.op("wgmma.mma_async.sync.aligned.m64n" + bn + "k16.f32.bf16.bf16", vec((Object[]) acc[s]), dA, dB, one, 1, 1, 0, 0);
+                }
+            }
+            k.op("wgmma.commit_group.sync.aligned");
+            k.op("wgmma.wait_group.sync.aligned", 1); // the previous k-tile's group is done: release its buffer
+            Reg rel = k.reg(PtxType.PRED);
+            k.op("setp.ne.and.u32", rel, kt, 0, releaser);
+            Reg state = k.reg(PtxType.B64);
+            k.opIf(rel, false, "mbarrier.arrive.shared::cta.b64", state, at(prevEmpty));
+            k.op("add.u32", prevEmpty, full, 8 * S);
+            k.op("add.u32", kt, kt, 1);
+            k.op("add.u32", stage, stage, 1);
+            k.op("add.u32", stOff, stOff, stageBytes);
+            k.op("add.u32", full, full, 8);
+            Reg wrap = k.setp("eq.u32", stage, S);
+            k.opIf(wrap, false, "mov.u32", stage, 0);
+            k.opIf(wrap, false, "mov.u32", stOff, 0);
+            k.opIf(wrap, false, "mov.u32", full, bars);
+            k.opIf(wrap, false, "xor.b32", phase, phase, 1);
+            k.bra(top);
+            k.label(done);
+            k.op("wgmma.wait_group.sync.aligned", 0);
+        }
+        pairEpilogue(k, c, acc, y, bias, M, N, k.mad(cw, 64, m0), n0, k.iop("and.b32", k.iop("shr.u32", tid, 5), 3), lane);
+        k.label(exit);
+        return k;
+    }
+
+    /** Spins until the mbarrier at {@code bar} has completed the phase of parity {@code parity}. */
+    private static void waitParity(Ptx k, Reg bar, Reg parity) {
+        String again = k.newLabel("wait");
+        k.label(again);
+        Reg p = k.reg(PtxType.PRED);
+        k.op("mbarrier.try_wait.parity.shared::cta.b64", p, at(bar), parity);
+        k.braIf(p, true, again);
+    }
+
+    /**
+     * The wgmma accumulator epilogue by column pairs (N % 8 == 0, y and bias 8-B aligned): accumulator i of warp w holds
+     * row 16w + g + 8·((i>>1)&1), columns 8·(i>>2) + 2t + {0,1}, so each (j, h) pair is one {@code v2.f32} access.
+     */
+    private static void pairEpilogue(Ptx k, Config c, Reg[][] acc, Reg y, Reg bias, Reg M, Reg N, Reg rowTop, Reg n0, Reg warpInGroup, Reg lane) {
+        Reg g = k.iop("shr.u32", lane, 2), t = k.iop("and.b32", lane, 3);
+        Reg row0 = k.iop("add.u32", k.mad(warpInGroup, 16, rowTop), g);
+        Reg col0 = k.iop("add.u32", n0, k.iop("shl.b32", t, 1));
+        Reg hasBias = k.paramNonNull("bias");
+        Reg biasRow = k.addr(bias, col0, 4);
+        int pairs = c.bn() / 8;
+        for (int h = 0; h < 2; h++) {
+            Reg m = k.iop("add.u32", row0, 8 * h);
+            Reg mOk = k.setp("lt.u32", m, M);
+            Reg rowPtr = k.addr(y, k.mad(m, N, col0), 4);
+            for (int j = 0; j < pairs; j++) {
+                Reg ok = k.reg(PtxType.PRED);
+                k.op("setp.lt.and.u32", ok, k.iop("add.u32", col0, 8 * j), N, mOk);
+                Reg v0 = acc[0][4 * j + 2 * h], v1 = acc[0][4 * j + 2 * h + 1];
+                if (c.dual()) {
+                    Reg s0 = k.reg(PtxType.F32), s1 = k.reg(PtxType.F32);
+                    ElementwiseKernels.silu(k, s0, v0);
+                    ElementwiseKernels.silu(k, s1, v1);
+                    v0 = k.fop("mul.f32", s0, acc[1][4 * j + 2 * h]);
+                    v1 = k.fop("mul.f32", s1, acc[1][4 * j + 2 * h + 1]);
+                } else {
+                    Reg b0 = k.constF32(0f), b1 = k.constF32(0f), both = k.reg(PtxType.PRED);
+                    k.op("and.pred", both, ok, hasBias);
+                    k.opIf(both, false, "ld.global.v2.f32", vec(b0, b1), at(biasRow, 32L * j));
+                    v0 = k.fop("add.f32", v0, b0);
+                    v1 = k.fop("add.f32", v1, b1);
+                }
+                if (c.epi() == Epilogue.ADD) {
+                    Reg o0 = k.constF32(0f), o1 = k.constF32(0f);
+                    k.opIf(ok, false, "ld.global.v2.f32", vec(o0, o1), at(rowPtr, 32L * j));
+                    k.op("add.f32", v0, v0, o0);
+                    k.op("add.f32", v1, v1, o1);
+                }
+                k.opIf(ok, false, "st.global.v2.f32", at(rowPtr, 32L * j), vec(v0, v1));
+            }
+        }
     }
 
     /** A shared-memory matrix descriptor: {@code (addr >> 4) & 0x3FFF} in bits 0–13, the rest from {@code hi}. */

@@ -25,12 +25,16 @@ public final class GpuBench {
         System.out.println("device: " + b.describe());
         System.out.println("BENCH\tname\tkind\tM\tN\tK\tms\tTFLOPs");
         int S = 4224, D = 3840;
-        gemm(b, "attn_out", "linear", S, 3840, D);
-        gemm(b, "qkv", "linear", S, 11520, D);
-        gemm(b, "w1", "linear", S, 10240, D);
-        gemm(b, "w2", "linear", S, 3840, 10240);
-        gemm(b, "w1w3_swiglu", "swiglu", S, 10240, D);
+        for (int tokens : new int[]{S, 1088}) { // the DiT at 1024² and at 512² (1056 image + 32 caption tokens)
+            String sfx = tokens == S ? "" : "_512px";
+            gemm(b, "attn_out" + sfx, "linear", tokens, 3840, D);
+            gemm(b, "qkv" + sfx, "linear", tokens, 11520, D);
+            gemm(b, "w1" + sfx, "linear", tokens, 10240, D);
+            gemm(b, "w2" + sfx, "linear", tokens, 3840, 10240);
+            gemm(b, "w1w3_swiglu" + sfx, "swiglu", tokens, 10240, D);
+        }
         gemm(b, "cap_small", "linear", 128, 3840, 2560);
+        for (int[] mk : new int[][]{{S, D}, {S, 10240}, {1088, D}, {1088, 10240}}) convert(b, mk[0], mk[1]);
         attention(b, "dit_attn", 30, 128, S);
         attention(b, "dit_attn_512px", 30, 128, 1056 + 32);
         attention(b, "vae_mid_attn", 1, 512, 16384);
@@ -84,6 +88,17 @@ public final class GpuBench {
         if (w2 != null) b.release(w2);
     }
 
+    /**
+     * The f32 → bf16 conversion of an {@code M × K} activation that a GEMM makes when its input is not already in bf16
+     * (not included in the GEMM BENCH lines: repeated calls on the same input reuse the copy). One CONVERT line.
+     */
+    private static void convert(CudaBackend b, int M, int K) {
+        Tensor x = randomTensor(b, new Random(K), M, K);
+        float ms = time(b, () -> b.convertForBench(x));
+        System.out.printf("CONVERT\tto_bf16\tM=%d K=%d\t%.4f ms\t%.0f GB/s%n", M, K, ms, 6.0 * M * K / ms / 1e6);
+        b.release(x);
+    }
+
     private static void attention(CudaBackend b, String name, int heads, int d, int s) {
         Random r = new Random(s);
         Tensor q = randomTensor(b, r, s, heads * d), k = randomTensor(b, r, s, heads * d), v = randomTensor(b, r, s, heads * d), o = b.alloc(s, heads * d);
@@ -95,29 +110,18 @@ public final class GpuBench {
         for (Tensor t : new Tensor[]{q, k, v, o}) b.release(t);
     }
 
-    /** Every candidate tile shape on three DiT GEMMs and the DiT attention: one SWEEP line each. */
+    /**
+     * Every TMA candidate and the cp.async wgmma default on the DiT GEMMs at 1024² and 512², and every attention
+     * candidate: one SWEEP line each. (The mma.sync tile candidates measured 235–317 TFLOP/s here; they are checked by
+     * GpuCheck's variants group, not swept.)
+     */
     private static void sweep(CudaBackend b) {
         int S = 4224;
-        for (int[] nk : new int[][]{{3840, 3840}, {3840, 10240}, {10240, 3840}}) {
-            int N = nk[0], K = nk[1];
-            Random r = new Random(N + K);
-            Tensor x = randomTensor(b, r, S, K), y = b.alloc(S, N);
-            Weight w = b.weight(GpuCheck.view("w", DType.BF16, GpuCheck.rand(r, N * K, 0.05f), N, K));
-            Weight w2 = N == 10240 ? b.weight(GpuCheck.view("w2", DType.BF16, GpuCheck.rand(r, N * K, 0.05f), N, K)) : null;
-            for (GemmKernel.Epilogue e : w2 == null ? new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE}
-                    : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.SWIGLU})
-                for (GemmKernel.Config c : java.util.stream.Stream.concat(GemmKernel.wgmmaCandidates(e).stream(), GemmKernel.candidates(e).stream()).toList()) {
-                    boolean sw = e == GemmKernel.Epilogue.SWIGLU;
-                    float ms = time(b, () -> b.linearWith(c, y, x, w, sw ? w2 : null));
-                    double flops = 2.0 * S * N * K * (sw ? 2 : 1);
-                    System.out.printf("SWEEP\t%s\tM=%d N=%d K=%d\t%.4f ms\t%.1f TFLOP/s%n", c.entry(), S, N, K, ms, flops / ms / 1e9);
-                }
-            b.release(x);
-            b.release(y);
-            b.release(w);
-            if (w2 != null) b.release(w2);
+        for (int[] mnk : new int[][]{{S, 3840, 3840}, {S, 11520, 3840}, {S, 10240, 3840}, {S, 3840, 10240}, {1088, 3840, 3840}, {1088, 10240, 3840}, {1088, 3840, 10240}}) {
+            sweepGemm(b, mnk[0], mnk[1], mnk[2]);
         }
         Random r = new Random(7);
+
         Tensor q = randomTensor(b, r, S, 30 * 128), k = randomTensor(b, r, S, 30 * 128), v = randomTensor(b, r, S, 30 * 128), o = b.alloc(S, 30 * 128);
         for (AttentionKernel.Config c : AttentionKernel.candidates128()) {
             b.forcedAttention = c;
@@ -126,6 +130,30 @@ public final class GpuBench {
         }
         b.forcedAttention = null;
         for (Tensor t : new Tensor[]{q, k, v, o}) b.release(t);
+    }
+
+    private static void sweepGemm(CudaBackend b, int S, int N, int K) {
+        Random r = new Random(N + K);
+        Tensor x = randomTensor(b, r, S, K), y = b.alloc(S, N);
+        Weight w = b.weight(GpuCheck.view("w", DType.BF16, GpuCheck.rand(r, N * K, 0.05f), N, K));
+        Weight w2 = N == 10240 ? b.weight(GpuCheck.view("w2", DType.BF16, GpuCheck.rand(r, N * K, 0.05f), N, K)) : null;
+        for (GemmKernel.Epilogue e : w2 == null ? new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE}
+                : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.SWIGLU}) {
+            java.util.List<GemmKernel.Config> cs = new java.util.ArrayList<>(GemmKernel.tmaCandidates(e));
+            cs.add(GemmKernel.wgmmaConfig(e));
+            GemmKernel.Config chosen = GemmKernel.tmaConfig(e, S, N, b.context().smCount());
+            for (GemmKernel.Config c : cs) {
+                boolean sw = e == GemmKernel.Epilogue.SWIGLU;
+                float ms = time(b, () -> b.linearWith(c, y, x, w, sw ? w2 : null));
+                double flops = 2.0 * S * N * K * (sw ? 2 : 1);
+                System.out.printf("SWEEP\t%s%s\tM=%d N=%d K=%d\t%.4f ms\t%.1f TFLOP/s%n", c.entry(), c.equals(chosen) ? " (chosen)" : "",
+                        S, N, K, ms, flops / ms / 1e9);
+            }
+        }
+        b.release(x);
+        b.release(y);
+        b.release(w);
+        if (w2 != null) b.release(w2);
     }
 
     /** 200 tiny launches eager vs the same recorded as one graph: per-launch GPU time. */

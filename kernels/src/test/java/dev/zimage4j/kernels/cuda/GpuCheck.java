@@ -149,7 +149,7 @@ public final class GpuCheck {
         Random r = new Random(20261129L + group.hashCode());
         switch (group) {
             case "gemm" -> {
-                for (int[] mnk : new int[][]{{77, 200, 136}, {1, 64, 32}, {300, 130, 100}, {256, 384, 512}})
+                for (int[] mnk : new int[][]{{77, 200, 136}, {1, 64, 32}, {300, 130, 100}, {256, 384, 512}, {130, 264, 1000}})
                     linearCases(r, mnk[0], mnk[1], mnk[2]);
                 matmulTransposed(r, 70, 90, 48);
                 matmulTransposed(r, 33, 17, 20);
@@ -404,7 +404,8 @@ public final class GpuCheck {
         float[] x = rand(r, M * K, 1f), w = rand(r, N * K, 0.1f), w2 = rand(r, N * K, 0.1f);
         TensorView wv = view("w", DType.BF16, w, N, K), wv2 = view("w2", DType.BF16, w2, N, K);
         for (GemmKernel.Epilogue e : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.SWIGLU})
-            for (GemmKernel.Config c : java.util.stream.Stream.concat(GemmKernel.candidates(e).stream(), GemmKernel.wgmmaCandidates(e).stream()).toList()) {
+            for (GemmKernel.Config c : java.util.stream.Stream.concat(GemmKernel.candidates(e).stream(),
+                    java.util.stream.Stream.concat(GemmKernel.wgmmaCandidates(e).stream(), GemmKernel.tmaCandidates(e).stream())).toList()) {
                 boolean swiglu = e == GemmKernel.Epilogue.SWIGLU;
                 check(c.entry() + " M=" + M + " N=" + N + " K=" + K, true, b -> {
                     Tensor y = poisoned(b, M, N), xt = in(b, x, M, K);
