@@ -505,11 +505,24 @@ public final class CudaBackend implements Backend {
         gemm(config, config.epi(), yt, xt, wc.ptr(), w2 == null ? 0 : w(w2).ptr(), false, 0, xt.rows(), wc.shape[0], xt.cols());
     }
 
-    /** The TMA GEMM's tensor maps (A, B, B2), encoded per launch: the driver copies by-value parameters at launch and at capture. */
-    private final MemorySegment[] tensorMaps = {tensorMap(), tensorMap(), tensorMap()};
+    /** One TMA descriptor's inputs: a bf16 matrix {@code [rows][cols]} at {@code ptr}, read in boxes of boxCols × boxRows. */
+    private record TensorMapKey(long ptr, long rows, long cols, int boxCols, int boxRows) {
+    }
 
-    private static MemorySegment tensorMap() {
-        return Arena.ofAuto().allocate(128, 64);
+    /**
+     * Encoded tensor maps by their inputs (a map is a pure function of them, so an entry stays right even if its memory
+     * is freed and reused); encoding once keeps the host cost of a TMA launch at that of any other launch. The driver
+     * copies by-value parameters at launch and at capture, so one segment serves every launch.
+     */
+    private final Map<TensorMapKey, MemorySegment> tensorMaps = new HashMap<>();
+    private final Arena tensorMapArena = Arena.ofAuto();
+
+    private MemorySegment tensorMap(long ptr, long rows, long cols, int boxCols, int boxRows) {
+        return tensorMaps.computeIfAbsent(new TensorMapKey(ptr, rows, cols, boxCols, boxRows), key -> {
+            MemorySegment map = tensorMapArena.allocate(128, 64);
+            cu.encodeTensorMapBf16(map, ptr, rows, cols, boxCols, boxRows);
+            return map;
+        });
     }
 
     private void gemm(GemmKernel.Config forced, Epilogue epi, CudaTensor y, CudaTensor x, long b, long b2, boolean bF32, long bias, int M, int N, int K) {
@@ -537,14 +550,11 @@ public final class CudaBackend implements Backend {
         CudaContext.LoadedModule m = kernel(c.entry(), c.dynamicSmem(), () -> GemmKernel.generate(c));
         if (c.tma()) {
             if (!tmaFits) throw new IllegalArgumentException(c.entry() + ": needs N % 8 == 0 and aligned y/bias (N=" + N + ")");
-            cu.encodeTensorMapBf16(tensorMaps[0], a, M, K, c.bk(), c.bm());
-            cu.encodeTensorMapBf16(tensorMaps[1], b, N, K, c.bk(), c.bn());
-            cu.encodeTensorMapBf16(tensorMaps[2], b2 != 0 ? b2 : b, N, K, c.bk(), c.bn());
-            launch(m, c.gridX(M, N), c.gridY(M, N), 1, c.threads(), c.dynamicSmem(), tensorMaps[0], tensorMaps[1], tensorMaps[2],
-                    y.ptr(), bias, M, N, K);
+            launch(m, c.gridX(M, N, cu.smCount()), c.gridY(M, N), 1, c.threads(), c.dynamicSmem(), tensorMap(a, M, K, c.bk(), c.bm()),
+                    tensorMap(b, N, K, c.bk(), c.bn()), tensorMap(b2 != 0 ? b2 : b, N, K, c.bk(), c.bn()), y.ptr(), bias, M, N, K);
             return;
         }
-        launch(m, c.gridX(M, N), c.gridY(M, N), 1, c.threads(), c.dynamicSmem(),
+        launch(m, c.gridX(M, N, cu.smCount()), c.gridY(M, N), 1, c.threads(), c.dynamicSmem(),
                 y.ptr(), a, b, b2, bias, M, N, K, 0, 0, 0, 0, 0, 0, 0, 1);
     }
 

@@ -71,15 +71,15 @@ final class GemmKernel {
      * @param stages  shared-memory stages (2 for register-staged operands; 2–4 when every operand is fetched by cp.async)
      */
     record Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages,
-                  boolean wgmma, boolean tma) {
+                  boolean wgmma, boolean tma, boolean persistent) {
         /** An {@code mma.sync} variant. */
         Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages) {
-            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, false, false);
+            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, false, false, false);
         }
 
         /** A wgmma variant fed by {@code cp.async} from every thread ({@code wgmma}) or an mma.sync one. */
         Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages, boolean wgmma) {
-            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, wgmma, false);
+            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, wgmma, false, false);
         }
 
         Config {
@@ -87,9 +87,10 @@ final class GemmKernel {
                     || epi == Epilogue.STORE_TRANSPOSED || stages < (tma ? 2 : 3)))
                 throw new IllegalArgumentException("wgmma variants: bf16 operands, 128 rows over 2 warpgroups, bk 64 (one 128-B swizzle row), n ≤ 256, ≥ 3 stages");
             if (tma && !wgmma) throw new IllegalArgumentException("TMA loads feed the wgmma path only");
+            if (persistent && !tma) throw new IllegalArgumentException("the persistent tile loop is a TMA variant");
             if (tma && bn * (epi == Epilogue.SWIGLU ? 2 : 1) > 256)
                 throw new IllegalArgumentException("TMA variants hold at most 128 accumulators per consumer thread (bn·sets ≤ 256)");
-            if (bm % (16 * warpsM) != 0 || bn % (16 * warpsN) != 0)
+            if (!wgmma && (bm % (16 * warpsM) != 0 || bn % (16 * warpsN) != 0))
                 throw new IllegalArgumentException("tile " + bm + "x" + bn + " does not split into " + warpsM + "x" + warpsN + " warps of 16-multiples");
             if (epi == Epilogue.SWIGLU && bF32) throw new IllegalArgumentException("SwiGLU takes bf16 weights");
             if (a == ASource.BF16 && !vec) throw new IllegalArgumentException("bf16 A needs vector (cp.async) loads");
@@ -116,10 +117,18 @@ final class GemmKernel {
             return async() ? stages * stageBytes() + (wgmma ? 1024 : 0) + (tma ? 16 * stages : 0) : 0;
         }
 
-        /** Grid x: TMA variants run a 1-D grid over all tiles (grouped raster order, {@link #RASTER_GROUP}); the others one column of tiles per x. */
-        int gridX(int M, int N) {
-            int tn = (N + bn - 1) / bn, tm = (M + bm - 1) / bm;
-            return tma ? tn * tm : tn;
+        /** Output tiles of an {@code M × N} product. */
+        int tiles(int M, int N) {
+            return ((N + bn - 1) / bn) * ((M + bm - 1) / bm);
+        }
+
+        /**
+         * Grid x: TMA variants run a 1-D grid over all tiles (grouped raster order, {@link #RASTER_GROUP}), persistent ones
+         * at most one CTA per SM, each looping over tiles; the others one column of tiles per x.
+         */
+        int gridX(int M, int N, int sms) {
+            if (persistent) return Math.min(tiles(M, N), sms);
+            return tma ? tiles(M, N) : (N + bn - 1) / bn;
         }
 
         /** Grid y (1 for TMA variants). */
@@ -142,7 +151,7 @@ final class GemmKernel {
         }
 
         String entry() {
-            return (tma ? "tma_wgmma_" : wgmma ? "wgmma_" : "gemm_") + bm + "x" + bn + "x" + bk + "_s" + stages + "_w" + warpsM + "x" + warpsN + "_" + a.name().toLowerCase() + "_b"
+            return (persistent ? "tmap_wgmma_" : tma ? "tma_wgmma_" : wgmma ? "wgmma_" : "gemm_") + bm + "x" + bn + "x" + bk + "_s" + stages + "_w" + warpsM + "x" + warpsN + "_" + a.name().toLowerCase() + "_b"
                     + (bF32 ? "f32" : "bf16") + "_" + epi.name().toLowerCase() + (vec ? "_vec" : "_scalar");
         }
 
@@ -195,18 +204,31 @@ final class GemmKernel {
 
     /**
      * The warp-specialised TMA variants ({@link #generateTma}): 2 consumer warpgroups × 64 rows, bn·sets ≤ 256 accumulator
-     * columns per thread, as many ring stages as fit beside them in shared memory. First = default.
+     * columns per thread, persistent, as deep a ring as fits. The widths between 128 and 256 exist for wave
+     * quantisation (e.g. M = 1088, N = 3840: 144 gives 243 tiles = 1.8 waves on 132 SMs, 192 gives 180 = 1.4 → 2 waves
+     * of a larger tile); 32 and 64 for small M (few tiles). {@link #tmaConfig} picks one per shape.
      */
     static List<Config> tmaCandidates(Epilogue epi) {
-        ASource a = ASource.BF16;
-        if (epi == Epilogue.SWIGLU)
-            return List.of(tma(128, epi, 4), tma(64, epi, 6), tma(96, epi, 5));
-        return List.of(tma(256, epi, 4), tma(128, epi, 6), tma(192, epi, 4));
+        List<Config> out = new ArrayList<>();
+        for (int bn : epi == Epilogue.SWIGLU ? new int[]{128, 120, 96, 64, 32} : new int[]{256, 192, 160, 144, 128, 64, 32})
+            out.add(tma(bn, epi, true));
+        return out;
     }
 
-    private static Config tma(int bn, Epilogue epi, int stages) {
-        return new Config(128, bn, 8, 1, ASource.BF16, false, epi, true, 64, stages, true, true);
+    /** The non-persistent counterparts (one CTA per tile), kept for the benchmark's comparison. */
+    static List<Config> tmaOneShotCandidates(Epilogue epi) {
+        return epi == Epilogue.SWIGLU ? List.of(tma(128, epi, false)) : List.of(tma(256, epi, false), tma(192, epi, false));
     }
+
+    /** A TMA variant of width bn with the deepest ring (≤ 8 stages) that fits the opt-in shared memory. */
+    static Config tma(int bn, Epilogue epi, boolean persistent) {
+        int stageBytes = (128 + bn * (epi == Epilogue.SWIGLU ? 2 : 1)) * 128;
+        int stages = Math.min(8, (SMEM_OPTIN - 1024) / (stageBytes + 16));
+        return new Config(128, bn, 8, 1, ASource.BF16, false, epi, true, 64, stages, true, true, persistent);
+    }
+
+    /** Dynamic shared memory a block may opt into on sm_90 (227 KiB). */
+    static final int SMEM_OPTIN = 232_448;
 
     /**
      * The TMA variant for an {@code M × N} output on {@code sms} SMs (one CTA per SM): the candidate with the least
@@ -217,7 +239,7 @@ final class GemmKernel {
         Config best = null;
         long bestCost = Long.MAX_VALUE;
         for (Config c : tmaCandidates(epi)) {
-            long tiles = (long) c.gridX(M, N), waves = (tiles + sms - 1) / sms;
+            long tiles = c.tiles(M, N), waves = (tiles + sms - 1) / sms;
             long cost = waves * (c.bn() * (c.dual() ? 2 : 1) + 32);
             if (cost < bestCost) {
                 best = c;
@@ -232,6 +254,7 @@ final class GemmKernel {
         List<Config> out = new ArrayList<>();
         for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU}) {
             for (Config c : tmaCandidates(e)) if (!out.contains(c)) out.add(c);
+            for (Config c : tmaOneShotCandidates(e)) if (!out.contains(c)) out.add(c);
             for (Config c : wgmmaCandidates(e)) if (!out.contains(c)) out.add(c);
         }
         for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.SWIGLU})
@@ -503,7 +526,7 @@ final class GemmKernel {
     /**
      * The warp-specialised Hopper path (docs/cuda-notes §9): {@code entry(tmA, tmB, tmB2, y, bias, M, N, K)}, three tensor
      * maps (bf16, box 64 × rows, 128-B swizzle; {@code tmB2} = the up weight of SwiGLU, else any valid map), 1-D grid of
-     * {@link Config#gridX} tiles in grouped raster order, {@link Config#threads()} = 384 threads.
+     * {@link Config#gridX} CTAs, tiles in grouped raster order, {@link Config#threads()} = 384 threads.
      *
      * <p>Warpgroup 0 is the producer: it gives up registers ({@code setmaxnreg.dec}) and one thread issues, per k-tile,
      * the TMA loads of A (bm × 64) and B (bn × 64, per weight) into a ring of {@code stages} buffers; each buffer has a
@@ -511,6 +534,10 @@ final class GemmKernel {
      * consumer warpgroups ({@code setmaxnreg.inc}) each own 64 rows × bn columns of f32 accumulators: wait on full, issue
      * the k-tile's {@code wgmma m64nNk16}s, commit, {@code wait_group 1} (so one group stays in flight while the next
      * tile is awaited) and release the previous tile's buffer. No CTA-wide barrier after setup.
+     *
+     * <p>Persistent variants launch at most one CTA per SM and loop over tiles {@code t = ctaid, ctaid + nctaid, …}; the ring
+     * position and barrier phases run on across tiles, so the producer fills the next tile's stages while the consumers
+     * store the previous one (the last buffer of a tile is released before its epilogue).
      */
     static Ptx generateTma(Config c) {
         Ptx k = new Ptx(c.entry(), c.target());
@@ -528,21 +555,30 @@ final class GemmKernel {
         Reg tid = k.special("%tid.x");
         Reg wg = k.iop("shr.u32", tid, 7);
 
-        // tile of this CTA: groups of RASTER_GROUP row tiles, walked down M first, then along N
+        // tiles: groups of RASTER_GROUP row tiles, walked down M first, then along N
         Reg tilesN = k.iop("add.u32", N, bn - 1);
         k.op("div.u32", tilesN, tilesN, bn);
         Reg tilesM = k.iop("add.u32", M, bm - 1);
         k.op("div.u32", tilesM, tilesM, bm);
-        Reg pid = k.special("%ctaid.x");
+        Reg tileCount = k.iop("mul.lo.s32", tilesM, tilesN);
         Reg perGroup = k.iop("mul.lo.s32", tilesN, RASTER_GROUP);
-        Reg firstM = k.iop("mul.lo.s32", k.iop("div.u32", pid, perGroup), RASTER_GROUP);
-        Reg groupRows = k.iop("sub.u32", tilesM, firstM);
-        k.op("min.u32", groupRows, groupRows, RASTER_GROUP);
-        Reg within = k.iop("rem.u32", pid, perGroup);
-        Reg m0 = k.iop("mul.lo.s32", k.iop("add.u32", firstM, k.iop("rem.u32", within, groupRows)), bm);
-        Reg n0 = k.iop("mul.lo.s32", k.iop("div.u32", within, groupRows), bn);
         Reg nk = k.iop("add.u32", K, c.bk() - 1);
         k.op("div.u32", nk, nk, c.bk());
+        Reg cta = k.special("%ctaid.x"), ctas = k.special("%nctaid.x");
+        // persistent: for (t = ctaid; t < tiles; t += nctaid); otherwise the one tile t = ctaid
+        java.util.function.Consumer<java.util.function.Consumer<Reg[]>> eachTile = body -> {
+            java.util.function.Consumer<Reg> one = t -> {
+                Reg firstM = k.iop("mul.lo.s32", k.iop("div.u32", t, perGroup), RASTER_GROUP);
+                Reg groupRows = k.iop("sub.u32", tilesM, firstM);
+                k.op("min.u32", groupRows, groupRows, RASTER_GROUP);
+                Reg within = k.iop("rem.u32", t, perGroup);
+                Reg m0 = k.iop("mul.lo.s32", k.iop("add.u32", firstM, k.iop("rem.u32", within, groupRows)), bm);
+                Reg n0 = k.iop("mul.lo.s32", k.iop("div.u32", within, groupRows), bn);
+                body.accept(new Reg[]{m0, n0});
+            };
+            if (c.persistent()) k.forLoop(cta, tileCount, ctas, one);
+            else one.accept(cta);
+        };
 
         Reg first = k.setp("eq.u32", tid, 0);
         k.ifThen(first, false, () -> {
@@ -556,35 +592,38 @@ final class GemmKernel {
         String consumer = k.newLabel("consumer"), exit = k.newLabel("exit");
         k.braIf(k.setp("ne.u32", wg, 0), false, consumer);
 
-        // ---------------- producer warpgroup: one thread issues every TMA load
+        // ---------------- producer warpgroup: one thread issues every TMA load; the ring position runs on across tiles
         k.op("setmaxnreg.dec.sync.aligned.u32", 40);
         k.braIf(first, true, exit);
         {
-            Reg stage = k.constU32(0), phase = k.constU32(0), kc = k.constU32(0), kt = k.constU32(0), dst = k.iop("add.u32", smem, 0);
-            Reg full = k.iop("add.u32", bars, 0);
-            String top = k.newLabel("produce"), done = k.newLabel("produced");
-            k.label(top);
-            k.braIf(k.setp("ge.u32", kt, nk), false, done);
-            Reg empty = k.iop("add.u32", full, 8 * S);
-            waitParity(k, empty, k.iop("xor.b32", phase, 1)); // first round: parity 1 of a fresh barrier passes at once
-            Reg state = k.reg(PtxType.B64);
-            k.op("mbarrier.arrive.expect_tx.shared::cta.b64", state, at(full), stageBytes); // full boxes count, zero-filled edges included
-            String load = "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes";
-            k.op(load, at(dst), "[" + tmA + ", " + vec(kc, m0) + "]", at(full));
-            k.op(load, at(k.iop("add.u32", dst, bm * SROW)), "[" + tmB + ", " + vec(kc, n0) + "]", at(full));
-            if (c.dual()) k.op(load, at(k.iop("add.u32", dst, (bm + bn) * SROW)), "[" + tmB2 + ", " + vec(kc, n0) + "]", at(full));
-            k.op("add.u32", kc, kc, c.bk());
-            k.op("add.u32", kt, kt, 1);
-            k.op("add.u32", stage, stage, 1);
-            k.op("add.u32", dst, dst, stageBytes);
-            k.op("add.u32", full, full, 8);
-            Reg wrap = k.setp("eq.u32", stage, S);
-            k.opIf(wrap, false, "mov.u32", stage, 0);
-            k.opIf(wrap, false, "mov.u32", dst, smem);
-            k.opIf(wrap, false, "mov.u32", full, bars);
-            k.opIf(wrap, false, "xor.b32", phase, phase, 1);
-            k.bra(top);
-            k.label(done);
+            Reg stage = k.constU32(0), phase = k.constU32(0), dst = k.iop("add.u32", smem, 0), full = k.iop("add.u32", bars, 0);
+            eachTile.accept(mn -> {
+                Reg m0 = mn[0], n0 = mn[1];
+                Reg kc = k.constU32(0), kt = k.constU32(0);
+                String top = k.newLabel("produce"), done = k.newLabel("produced");
+                k.label(top);
+                k.braIf(k.setp("ge.u32", kt, nk), false, done);
+                Reg empty = k.iop("add.u32", full, 8 * S);
+                waitParity(k, empty, k.iop("xor.b32", phase, 1)); // first round: parity 1 of a fresh barrier passes at once
+                Reg state = k.reg(PtxType.B64);
+                k.op("mbarrier.arrive.expect_tx.shared::cta.b64", state, at(full), stageBytes); // full boxes count, zero-filled edges included
+                String load = "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes";
+                k.op(load, at(dst), "[" + tmA + ", " + vec(kc, m0) + "]", at(full));
+                k.op(load, at(k.iop("add.u32", dst, bm * SROW)), "[" + tmB + ", " + vec(kc, n0) + "]", at(full));
+                if (c.dual()) k.op(load, at(k.iop("add.u32", dst, (bm + bn) * SROW)), "[" + tmB2 + ", " + vec(kc, n0) + "]", at(full));
+                k.op("add.u32", kc, kc, c.bk());
+                k.op("add.u32", kt, kt, 1);
+                k.op("add.u32", stage, stage, 1);
+                k.op("add.u32", dst, dst, stageBytes);
+                k.op("add.u32", full, full, 8);
+                Reg wrap = k.setp("eq.u32", stage, S);
+                k.opIf(wrap, false, "mov.u32", stage, 0);
+                k.opIf(wrap, false, "mov.u32", dst, smem);
+                k.opIf(wrap, false, "mov.u32", full, bars);
+                k.opIf(wrap, false, "xor.b32", phase, phase, 1);
+                k.bra(top);
+                k.label(done);
+            });
         }
         k.bra(exit);
 
@@ -592,56 +631,61 @@ final class GemmKernel {
         k.label(consumer);
         k.op("setmaxnreg.inc.sync.aligned.u32", 232);
         Reg cw = k.iop("sub.u32", wg, 1);
-        Reg lane = k.iop("and.b32", tid, 31);
+        Reg lane = k.iop("and.b32", tid, 31), warpInGroup = k.iop("and.b32", k.iop("shr.u32", tid, 5), 3);
         Reg[][] acc = new Reg[sets][];
-        for (int s = 0; s < sets; s++) {
-            acc[s] = k.regs(PtxType.F32, bn / 2);
-            for (Reg r : acc[s]) k.op("mov.f32", r, Ptx.f32(0f));
-        }
+        for (int s = 0; s < sets; s++) acc[s] = k.regs(PtxType.F32, bn / 2);
         Reg one = k.setp("eq.u32", tid, tid); // scale-d = true: accumulate
         long hi = (1L << 16) | ((1024L >> 4) << 32) | (1L << 62); // LBO 16 (unused with swizzle), SBO 1024, 128-B swizzle
         Reg aRow = k.iop("mul.lo.s32", cw, 64 * SROW);
         Reg releaser = k.setp("eq.u32", lane, 0);
         {
-            Reg phase = k.constU32(0), kt = k.constU32(0), stage = k.constU32(0), stOff = k.constU32(0);
-            Reg full = k.iop("add.u32", bars, 0), prevEmpty = k.iop("add.u32", bars, 8 * S);
-            String top = k.newLabel("consume"), done = k.newLabel("consumed");
-            k.label(top);
-            k.braIf(k.setp("ge.u32", kt, nk), false, done);
-            waitParity(k, full, phase);
-            Reg base = k.iop("add.u32", smem, stOff);
-            Reg descA = desc(k, k.iop("add.u32", base, aRow), hi), descB = desc(k, k.iop("add.u32", base, bm * SROW), hi);
-            k.op("wgmma.fence.sync.aligned");
-            for (int kk = 0; kk < c.bk() / 16; kk++) {
-                Reg dA = k.reg(PtxType.B64);
-                k.op("add.s64", dA, descA, kk * 2); // +32 B along K inside the swizzled row
-                for (int s = 0; s < sets; s++) {
-                    Reg dB = k.reg(PtxType.B64);
-                    k.op("add.s64", dB, descB, kk * 2 + (long) s * bn * SROW / 16);
-                    k.op("wgmma.mma_async.sync.aligned.m64n" + bn + "k16.f32.bf16.bf16", vec((Object[]) acc[s]), dA, dB, one, 1, 1, 0, 0);
+            Reg phase = k.constU32(0), stage = k.constU32(0), stOff = k.constU32(0), full = k.iop("add.u32", bars, 0);
+            eachTile.accept(mn -> {
+                Reg m0 = mn[0], n0 = mn[1];
+                for (Reg[] set : acc) for (Reg r : set) k.op("mov.f32", r, Ptx.f32(0f));
+                Reg kt = k.constU32(0), prevEmpty = k.iop("add.u32", bars, 8 * S);
+                String top = k.newLabel("consume"), done = k.newLabel("consumed");
+                k.label(top);
+                k.braIf(k.setp("ge.u32", kt, nk), false, done);
+                waitParity(k, full, phase);
+                Reg base = k.iop("add.u32", smem, stOff);
+                Reg descA = desc(k, k.iop("add.u32", base, aRow), hi), descB = desc(k, k.iop("add.u32", base, bm * SROW), hi);
+                k.op("wgmma.fence.sync.aligned");
+                for (int kk = 0; kk < c.bk() / 16; kk++) {
+                    Reg dA = k.reg(PtxType.B64);
+                    k.op("add.s64", dA, descA, kk * 2); // +32 B along K inside the swizzled row
+                    for (int s = 0; s < sets; s++) {
+                        Reg dB = k.reg(PtxType.B64);
+                        k.op("add.s64", dB, descB, kk * 2 + (long) s * bn * SROW / 16);
+                        k.op("wgmma.mma_async.sync.aligned.m64n" + bn + "k16.f32.bf16.bf16", vec((Object[]) acc[s]), dA, dB, one, 1, 1, 0, 0);
+                    }
                 }
-            }
-            k.op("wgmma.commit_group.sync.aligned");
-            k.op("wgmma.wait_group.sync.aligned", 1); // the previous k-tile's group is done: release its buffer
-            Reg rel = k.reg(PtxType.PRED);
-            k.op("setp.ne.and.u32", rel, kt, 0, releaser);
-            Reg state = k.reg(PtxType.B64);
-            k.opIf(rel, false, "mbarrier.arrive.shared::cta.b64", state, at(prevEmpty));
-            k.op("add.u32", prevEmpty, full, 8 * S);
-            k.op("add.u32", kt, kt, 1);
-            k.op("add.u32", stage, stage, 1);
-            k.op("add.u32", stOff, stOff, stageBytes);
-            k.op("add.u32", full, full, 8);
-            Reg wrap = k.setp("eq.u32", stage, S);
-            k.opIf(wrap, false, "mov.u32", stage, 0);
-            k.opIf(wrap, false, "mov.u32", stOff, 0);
-            k.opIf(wrap, false, "mov.u32", full, bars);
-            k.opIf(wrap, false, "xor.b32", phase, phase, 1);
-            k.bra(top);
-            k.label(done);
-            k.op("wgmma.wait_group.sync.aligned", 0);
+                k.op("wgmma.commit_group.sync.aligned");
+                k.op("wgmma.wait_group.sync.aligned", 1); // the previous k-tile's group is done: release its buffer
+                Reg rel = k.reg(PtxType.PRED);
+                k.op("setp.ne.and.u32", rel, kt, 0, releaser);
+                Reg state = k.reg(PtxType.B64);
+                k.opIf(rel, false, "mbarrier.arrive.shared::cta.b64", state, at(prevEmpty));
+                k.op("add.u32", prevEmpty, full, 8 * S);
+                k.op("add.u32", kt, kt, 1);
+                k.op("add.u32", stage, stage, 1);
+                k.op("add.u32", stOff, stOff, stageBytes);
+                k.op("add.u32", full, full, 8);
+                Reg wrap = k.setp("eq.u32", stage, S);
+                k.opIf(wrap, false, "mov.u32", stage, 0);
+                k.opIf(wrap, false, "mov.u32", stOff, 0);
+                k.opIf(wrap, false, "mov.u32", full, bars);
+                k.opIf(wrap, false, "xor.b32", phase, phase, 1);
+                k.bra(top);
+                k.label(done);
+                k.op("wgmma.wait_group.sync.aligned", 0);
+                Reg last = k.reg(PtxType.PRED); // the tile's last buffer, so the producer can refill it during the epilogue
+                k.op("setp.ne.and.u32", last, nk, 0, releaser);
+                Reg lastState = k.reg(PtxType.B64);
+                k.opIf(last, false, "mbarrier.arrive.shared::cta.b64", lastState, at(prevEmpty));
+                pairEpilogue(k, c, acc, y, bias, M, N, k.mad(cw, 64, m0), n0, warpInGroup, lane);
+            });
         }
-        pairEpilogue(k, c, acc, y, bias, M, N, k.mad(cw, 64, m0), n0, k.iop("and.b32", k.iop("shr.u32", tid, 5), 3), lane);
         k.label(exit);
         return k;
     }

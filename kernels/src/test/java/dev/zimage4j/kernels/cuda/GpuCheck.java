@@ -405,7 +405,8 @@ public final class GpuCheck {
         TensorView wv = view("w", DType.BF16, w, N, K), wv2 = view("w2", DType.BF16, w2, N, K);
         for (GemmKernel.Epilogue e : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.SWIGLU})
             for (GemmKernel.Config c : java.util.stream.Stream.concat(GemmKernel.candidates(e).stream(),
-                    java.util.stream.Stream.concat(GemmKernel.wgmmaCandidates(e).stream(), GemmKernel.tmaCandidates(e).stream())).toList()) {
+                    java.util.stream.Stream.concat(GemmKernel.wgmmaCandidates(e).stream(),
+                            java.util.stream.Stream.concat(GemmKernel.tmaCandidates(e).stream(), GemmKernel.tmaOneShotCandidates(e).stream()))).toList()) {
                 boolean swiglu = e == GemmKernel.Epilogue.SWIGLU;
                 check(c.entry() + " M=" + M + " N=" + N + " K=" + K, true, b -> {
                     Tensor y = poisoned(b, M, N), xt = in(b, x, M, K);
