@@ -17,6 +17,13 @@ status=0
 for g in ${ZIMAGE_CHECK_GROUPS:-gemm variants}; do
   timeout "${ZIMAGE_CHECK_TIMEOUT:-120}" $JAVA $FLAGS -Dzimage.cuda.syncEachLaunch=true -cp "$CP" dev.zimage4j.kernels.cuda.GpuCheck $g 2>&1 | tee -a "$out/check.log" || status=1
 done
+if [ -n "${ZIMAGE_CHECK_CLUSTER:-}" ]; then # the same groups with the 2-CTA cluster GEMMs as the Hopper default
+  for g in ${ZIMAGE_CHECK_CLUSTER_GROUPS:-gemm graphs}; do
+    echo "--- group $g with -Dzimage.cuda.gemmCluster=true"
+    timeout "${ZIMAGE_CHECK_TIMEOUT:-120}" $JAVA $FLAGS -Dzimage.cuda.syncEachLaunch=true -Dzimage.cuda.gemmCluster=true -cp "$CP" \
+      dev.zimage4j.kernels.cuda.GpuCheck $g 2>&1 | tee -a "$out/check.log" || status=1
+  done
+fi
 echo "check: $(grep -c ' ok ' "$out/check.log") ok, $(grep -c ' FAIL ' "$out/check.log") FAIL"
 if [ -z "${ZIMAGE_NO_BENCH:-}" ]; then
   timeout "${ZIMAGE_BENCH_TIMEOUT:-240}" $JAVA $FLAGS -cp "$CP" dev.zimage4j.kernels.cuda.GpuBench ${ZIMAGE_BENCH_ARGS:-} 2>&1 | tee "$out/bench.log" || status=1

@@ -487,6 +487,12 @@ public final class CudaBackend implements Backend {
         gemm(null, epi, y, x, b, b2, bF32, bias, M, N, K);
     }
 
+    /**
+     * Hopper GEMMs through 2-CTA clusters that share the weight tile by TMA multicast ({@link GemmKernel#tmaClusterConfig});
+     * off by default, {@code -Dzimage.cuda.gemmCluster=true} or the benchmark turns it on.
+     */
+    boolean gemmClusters = Boolean.getBoolean("zimage.cuda.gemmCluster");
+
     /** For the benchmark's tile sweep: the attention variant to use for its head dim (null: the default). */
     AttentionKernel.Config forcedAttention;
 
@@ -545,13 +551,15 @@ public final class CudaBackend implements Backend {
         // TMA needs 16-B aligned operands (given with vec), and the pair epilogue N % 8 == 0 with y and bias 8-B aligned
         boolean tmaFits = N % 8 == 0 && y.ptr() % 16 == 0 && bias % 8 == 0;
         GemmKernel.Config c = forced != null && src == ASource.BF16 ? forced
-                : src == ASource.BF16 && useWgmma ? (tmaFits ? GemmKernel.tmaConfig(epi, M, N, cu.smCount()) : GemmKernel.wgmmaConfig(epi))
+                : src == ASource.BF16 && useWgmma ? (!tmaFits ? GemmKernel.wgmmaConfig(epi)
+                : gemmClusters ? GemmKernel.tmaClusterConfig(epi, M, N, cu.smCount()) : GemmKernel.tmaConfig(epi, M, N, cu.smCount()))
                 : GemmKernel.config(src, bF32, epi, vec);
         CudaContext.LoadedModule m = kernel(c.entry(), c.dynamicSmem(), () -> GemmKernel.generate(c));
         if (c.tma()) {
             if (!tmaFits) throw new IllegalArgumentException(c.entry() + ": needs N % 8 == 0 and aligned y/bias (N=" + N + ")");
+            int bBox = c.bn() / c.cluster(); // with a cluster each CTA loads one slice of the B tile for all
             launch(m, c.gridX(M, N, cu.smCount()), c.gridY(M, N), 1, c.threads(), c.dynamicSmem(), tensorMap(a, M, K, c.bk(), c.bm()),
-                    tensorMap(b, N, K, c.bk(), c.bn()), tensorMap(b2 != 0 ? b2 : b, N, K, c.bk(), c.bn()), y.ptr(), bias, M, N, K);
+                    tensorMap(b, N, K, c.bk(), bBox), tensorMap(b2 != 0 ? b2 : b, N, K, c.bk(), bBox), y.ptr(), bias, M, N, K);
             return;
         }
         launch(m, c.gridX(M, N, cu.smCount()), c.gridY(M, N), 1, c.threads(), c.dynamicSmem(),

@@ -69,17 +69,22 @@ final class GemmKernel {
      * @param vec     16-byte vector loads (needs K % 8 == 0 and 16-B aligned operands; IM2COL is always scalar for A)
      * @param bk      K per shared-memory stage (32, or 64 for the all-cp.async pipeline)
      * @param stages  shared-memory stages (2 for register-staged operands; 2–4 when every operand is fetched by cp.async)
+     * @param wgmma   Hopper {@code wgmma} (sm_90a) instead of {@code mma.sync}
+     * @param tma     operands by TMA into an mbarrier ring fed by a producer warpgroup ({@link #generateTma})
+     * @param persistent at most one CTA per SM, looping over tiles (TMA only)
+     * @param cluster CTAs per thread-block cluster along M (1, or 2: the pair shares the B tile, each half loaded once
+     *                and multicast to both; persistent TMA only)
      */
     record Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages,
-                  boolean wgmma, boolean tma, boolean persistent) {
+                  boolean wgmma, boolean tma, boolean persistent, int cluster) {
         /** An {@code mma.sync} variant. */
         Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages) {
-            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, false, false, false);
+            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, false, false, false, 1);
         }
 
         /** A wgmma variant fed by {@code cp.async} from every thread ({@code wgmma}) or an mma.sync one. */
         Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages, boolean wgmma) {
-            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, wgmma, false, false);
+            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, wgmma, false, false, 1);
         }
 
         Config {
@@ -88,6 +93,9 @@ final class GemmKernel {
                 throw new IllegalArgumentException("wgmma variants: bf16 operands, 128 rows over 2 warpgroups, bk 64 (one 128-B swizzle row), n ≤ 256, ≥ 3 stages");
             if (tma && !wgmma) throw new IllegalArgumentException("TMA loads feed the wgmma path only");
             if (persistent && !tma) throw new IllegalArgumentException("the persistent tile loop is a TMA variant");
+            if (cluster != 1 && (cluster != 2 || !persistent || (bn / 2) % 8 != 0))
+                throw new IllegalArgumentException("clusters: 2 CTAs, persistent TMA, B half-tiles of a multiple of 8 rows (1-KiB swizzle atoms); got "
+                        + cluster + ", bn " + bn);
             if (tma && bn * (epi == Epilogue.SWIGLU ? 2 : 1) > 256)
                 throw new IllegalArgumentException("TMA variants hold at most 128 accumulators per consumer thread (bn·sets ≤ 256)");
             if (!wgmma && (bm % (16 * warpsM) != 0 || bn % (16 * warpsN) != 0))
@@ -117,6 +125,11 @@ final class GemmKernel {
             return async() ? stages * stageBytes() + (wgmma ? 1024 : 0) + (tma ? 16 * stages : 0) : 0;
         }
 
+        /** Work units of an {@code M × N} product: clusters of {@code cluster} tiles stacked along M (a pair's second tile may lie past M). */
+        int units(int M, int N) {
+            return ((N + bn - 1) / bn) * ((M + bm * cluster - 1) / (bm * cluster));
+        }
+
         /** Output tiles of an {@code M × N} product. */
         int tiles(int M, int N) {
             return ((N + bn - 1) / bn) * ((M + bm - 1) / bm);
@@ -127,7 +140,7 @@ final class GemmKernel {
          * at most one CTA per SM, each looping over tiles; the others one column of tiles per x.
          */
         int gridX(int M, int N, int sms) {
-            if (persistent) return Math.min(tiles(M, N), sms);
+            if (persistent) return cluster * Math.min(units(M, N), sms / cluster);
             return tma ? tiles(M, N) : (N + bn - 1) / bn;
         }
 
@@ -151,7 +164,7 @@ final class GemmKernel {
         }
 
         String entry() {
-            return (persistent ? "tmap_wgmma_" : tma ? "tma_wgmma_" : wgmma ? "wgmma_" : "gemm_") + bm + "x" + bn + "x" + bk + "_s" + stages + "_w" + warpsM + "x" + warpsN + "_" + a.name().toLowerCase() + "_b"
+            return (cluster > 1 ? "tmac" + cluster + "_wgmma_" : persistent ? "tmap_wgmma_" : tma ? "tma_wgmma_" : wgmma ? "wgmma_" : "gemm_") + bm + "x" + bn + "x" + bk + "_s" + stages + "_w" + warpsM + "x" + warpsN + "_" + a.name().toLowerCase() + "_b"
                     + (bF32 ? "f32" : "bf16") + "_" + epi.name().toLowerCase() + (vec ? "_vec" : "_scalar");
         }
 
@@ -222,9 +235,21 @@ final class GemmKernel {
 
     /** A TMA variant of width bn with the deepest ring (≤ 8 stages) that fits the opt-in shared memory. */
     static Config tma(int bn, Epilogue epi, boolean persistent) {
+        return tma(bn, epi, persistent, 1);
+    }
+
+    private static Config tma(int bn, Epilogue epi, boolean persistent, int cluster) {
         int stageBytes = (128 + bn * (epi == Epilogue.SWIGLU ? 2 : 1)) * 128;
         int stages = Math.min(8, (SMEM_OPTIN - 1024) / (stageBytes + 16));
-        return new Config(128, bn, 8, 1, ASource.BF16, false, epi, true, 64, stages, true, true, persistent);
+        return new Config(128, bn, 8, 1, ASource.BF16, false, epi, true, 64, stages, true, true, persistent, cluster);
+    }
+
+    /** The 2-CTA cluster variants (B tile multicast; widths whose half is a multiple of 8 rows). */
+    static List<Config> tmaClusterCandidates(Epilogue epi) {
+        List<Config> out = new ArrayList<>();
+        for (int bn : epi == Epilogue.SWIGLU ? new int[]{128, 96, 64} : new int[]{256, 192, 160, 144, 128})
+            out.add(tma(bn, epi, true, 2));
+        return out;
     }
 
     /** Dynamic shared memory a block may opt into on sm_90 (227 KiB). */
@@ -236,10 +261,19 @@ final class GemmKernel {
      * shrink with bn: the A tile, prologue, epilogue); ties go to the earlier candidate.
      */
     static Config tmaConfig(Epilogue epi, int M, int N, int sms) {
+        return cheapest(tmaCandidates(epi), M, N, sms);
+    }
+
+    /** {@link #tmaConfig} among the 2-CTA cluster variants (a pair counts as two tiles, padding included). */
+    static Config tmaClusterConfig(Epilogue epi, int M, int N, int sms) {
+        return cheapest(tmaClusterCandidates(epi), M, N, sms);
+    }
+
+    private static Config cheapest(List<Config> candidates, int M, int N, int sms) {
         Config best = null;
         long bestCost = Long.MAX_VALUE;
-        for (Config c : tmaCandidates(epi)) {
-            long tiles = c.tiles(M, N), waves = (tiles + sms - 1) / sms;
+        for (Config c : candidates) {
+            long tiles = (long) c.units(M, N) * c.cluster(), waves = (tiles + sms - 1) / sms;
             long cost = waves * (c.bn() * (c.dual() ? 2 : 1) + 32);
             if (cost < bestCost) {
                 best = c;
@@ -255,6 +289,7 @@ final class GemmKernel {
         for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU}) {
             for (Config c : tmaCandidates(e)) if (!out.contains(c)) out.add(c);
             for (Config c : tmaOneShotCandidates(e)) if (!out.contains(c)) out.add(c);
+            for (Config c : tmaClusterCandidates(e)) if (!out.contains(c)) out.add(c);
             for (Config c : wgmmaCandidates(e)) if (!out.contains(c)) out.add(c);
         }
         for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.SWIGLU})
@@ -543,6 +578,8 @@ final class GemmKernel {
         Ptx k = new Ptx(c.entry(), c.target());
         k.directive(".maxntid " + c.threads() + ", 1, 1");
         k.directive(".minnctapersm 1"); // a register cap at entry, which setmaxnreg needs
+        int cl = c.cluster();
+        if (cl > 1) k.directive(".reqnctapercluster " + cl + ", 1, 1");
         Reg tmA = k.paramTensorMap("tmA"), tmB = k.paramTensorMap("tmB"), tmB2 = k.paramTensorMap("tmB2");
         Reg y = k.paramPtr("y"), bias = k.paramPtr("bias");
         Reg M = k.paramU32("M"), N = k.paramU32("N"), K = k.paramU32("K");
@@ -560,19 +597,33 @@ final class GemmKernel {
         k.op("div.u32", tilesN, tilesN, bn);
         Reg tilesM = k.iop("add.u32", M, bm - 1);
         k.op("div.u32", tilesM, tilesM, bm);
-        Reg tileCount = k.iop("mul.lo.s32", tilesM, tilesN);
+        // a cluster's CTAs take the cl row tiles of one unit (rank r: row tile cl·unit + r), so units replace rows
+        Reg rank = null, unitsM = tilesM;
+        if (cl > 1) {
+            rank = k.special("%cluster_ctarank");
+            unitsM = k.iop("add.u32", tilesM, cl - 1);
+            k.op("div.u32", unitsM, unitsM, cl);
+        }
+        Reg tileCount = k.iop("mul.lo.s32", unitsM, tilesN);
         Reg perGroup = k.iop("mul.lo.s32", tilesN, RASTER_GROUP);
         Reg nk = k.iop("add.u32", K, c.bk() - 1);
         k.op("div.u32", nk, nk, c.bk());
         Reg cta = k.special("%ctaid.x"), ctas = k.special("%nctaid.x");
+        if (cl > 1) { // consecutive CTAs form a cluster: loop over cluster ids
+            k.op("div.u32", cta, cta, cl);
+            k.op("div.u32", ctas, ctas, cl);
+        }
+        Reg rankFinal = rank, unitsMFinal = unitsM;
         // persistent: for (t = ctaid; t < tiles; t += nctaid); otherwise the one tile t = ctaid
         java.util.function.Consumer<java.util.function.Consumer<Reg[]>> eachTile = body -> {
             java.util.function.Consumer<Reg> one = t -> {
                 Reg firstM = k.iop("mul.lo.s32", k.iop("div.u32", t, perGroup), RASTER_GROUP);
-                Reg groupRows = k.iop("sub.u32", tilesM, firstM);
+                Reg groupRows = k.iop("sub.u32", unitsMFinal, firstM);
                 k.op("min.u32", groupRows, groupRows, RASTER_GROUP);
                 Reg within = k.iop("rem.u32", t, perGroup);
-                Reg m0 = k.iop("mul.lo.s32", k.iop("add.u32", firstM, k.iop("rem.u32", within, groupRows)), bm);
+                Reg row = k.iop("add.u32", firstM, k.iop("rem.u32", within, groupRows));
+                if (cl > 1) row = k.mad(row, cl, rankFinal);
+                Reg m0 = k.iop("mul.lo.s32", row, bm);
                 Reg n0 = k.iop("mul.lo.s32", k.iop("div.u32", within, groupRows), bn);
                 body.accept(new Reg[]{m0, n0});
             };
@@ -584,11 +635,16 @@ final class GemmKernel {
         k.ifThen(first, false, () -> {
             for (int s = 0; s < S; s++) {
                 k.op("mbarrier.init.shared::cta.b64", at(bars, 8L * s), 1);
-                k.op("mbarrier.init.shared::cta.b64", at(bars, 8L * (S + s)), consumerWarps);
+                k.op("mbarrier.init.shared::cta.b64", at(bars, 8L * (S + s)), consumerWarps * cl); // every consumer warp of the cluster
             }
             k.op("fence.mbarrier_init.release.cluster"); // the inits are visible to the async proxy (TMA) before first use
         });
-        k.op("bar.sync", 0);
+        if (cl > 1) { // the peer's barriers are initialised before anyone multicasts or arrives remotely
+            k.op("barrier.cluster.arrive.release.aligned");
+            k.op("barrier.cluster.wait.acquire.aligned");
+        } else {
+            k.op("bar.sync", 0);
+        }
         String consumer = k.newLabel("consumer"), exit = k.newLabel("exit");
         k.braIf(k.setp("ne.u32", wg, 0), false, consumer);
 
@@ -608,9 +664,27 @@ final class GemmKernel {
                 Reg state = k.reg(PtxType.B64);
                 k.op("mbarrier.arrive.expect_tx.shared::cta.b64", state, at(full), stageBytes); // full boxes count, zero-filled edges included
                 String load = "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes";
-                k.op(load, at(dst), "[" + tmA + ", " + vec(kc, m0) + "]", at(full));
-                k.op(load, at(k.iop("add.u32", dst, bm * SROW)), "[" + tmB + ", " + vec(kc, n0) + "]", at(full));
-                if (c.dual()) k.op(load, at(k.iop("add.u32", dst, (bm + bn) * SROW)), "[" + tmB2 + ", " + vec(kc, n0) + "]", at(full));
+                if (cl == 1) {
+                    k.op(load, at(dst), "[" + tmA + ", " + vec(kc, m0) + "]", at(full));
+                    k.op(load, at(k.iop("add.u32", dst, bm * SROW)), "[" + tmB + ", " + vec(kc, n0) + "]", at(full));
+                    if (c.dual()) k.op(load, at(k.iop("add.u32", dst, (bm + bn) * SROW)), "[" + tmB2 + ", " + vec(kc, n0) + "]", at(full));
+                } else {
+                    // own A tile; B in cl slices of bn/cl rows, slice r loaded by rank r into every CTA of the cluster (same
+                    // offsets, same barrier). A box wholly past the matrix is read from row 0 instead: its rows or
+                    // columns are never stored, and the box still delivers the bytes the barrier expects.
+                    Reg mLoad = k.reg(PtxType.B32), nLoad = k.reg(PtxType.B32);
+                    k.op("selp.b32", mLoad, m0, 0, k.setp("lt.u32", m0, M));
+                    Reg nSlice = k.mad(rankFinal, bn / cl, n0);
+                    k.op("selp.b32", nLoad, nSlice, 0, k.setp("lt.u32", nSlice, N));
+                    Reg mask = k.reg(PtxType.B16);
+                    k.op("mov.b16", mask, (1 << cl) - 1);
+                    Reg sliceOff = k.iop("mul.lo.s32", rankFinal, bn / cl * SROW);
+                    k.op(load, at(dst), "[" + tmA + ", " + vec(kc, mLoad) + "]", at(full));
+                    String multicast = load + ".multicast::cluster";
+                    k.op(multicast, at(k.iop("add.u32", k.iop("add.u32", dst, bm * SROW), sliceOff)), "[" + tmB + ", " + vec(kc, nLoad) + "]", at(full), mask);
+                    if (c.dual())
+                        k.op(multicast, at(k.iop("add.u32", k.iop("add.u32", dst, (bm + bn) * SROW), sliceOff)), "[" + tmB2 + ", " + vec(kc, nLoad) + "]", at(full), mask);
+                }
                 k.op("add.u32", kc, kc, c.bk());
                 k.op("add.u32", kt, kt, 1);
                 k.op("add.u32", stage, stage, 1);
@@ -664,8 +738,7 @@ final class GemmKernel {
                 k.op("wgmma.wait_group.sync.aligned", 1); // the previous k-tile's group is done: release its buffer
                 Reg rel = k.reg(PtxType.PRED);
                 k.op("setp.ne.and.u32", rel, kt, 0, releaser);
-                Reg state = k.reg(PtxType.B64);
-                k.opIf(rel, false, "mbarrier.arrive.shared::cta.b64", state, at(prevEmpty));
+                release(k, rel, prevEmpty, cl);
                 k.op("add.u32", prevEmpty, full, 8 * S);
                 k.op("add.u32", kt, kt, 1);
                 k.op("add.u32", stage, stage, 1);
@@ -681,13 +754,46 @@ final class GemmKernel {
                 k.op("wgmma.wait_group.sync.aligned", 0);
                 Reg last = k.reg(PtxType.PRED); // the tile's last buffer, so the producer can refill it during the epilogue
                 k.op("setp.ne.and.u32", last, nk, 0, releaser);
-                Reg lastState = k.reg(PtxType.B64);
-                k.opIf(last, false, "mbarrier.arrive.shared::cta.b64", lastState, at(prevEmpty));
+                release(k, last, prevEmpty, cl);
                 pairEpilogue(k, c, acc, y, bias, M, N, k.mad(cw, 64, m0), n0, warpInGroup, lane);
             });
         }
         k.label(exit);
+        if (cl > 1) { // no CTA leaves while its peer may still multicast into it or arrive on its barriers
+            k.op("barrier.cluster.arrive.release");
+            k.op("barrier.cluster.wait.acquire");
+        }
         return k;
+    }
+
+    /**
+     * A consumer warp's release of the ring buffer whose "empty" barrier is at {@code empty} (lane 0 only, under {@code pred}):
+     * on its own CTA's barrier, or with a cluster on that barrier in every CTA (each producer multicasts into all of them).
+     */
+    private static void release(Ptx k, Reg pred, Reg empty, int cl) {
+        if (cl == 1) {
+            Reg state = k.reg(PtxType.B64);
+            k.opIf(pred, false, "mbarrier.arrive.shared::cta.b64", state, at(empty));
+            return;
+        }
+        for (int r = 0; r < cl; r++) {
+            Reg remote = k.reg(PtxType.B32);
+            k.op("mapa.shared::cluster.u32", remote, empty, r);
+            k.opIf(pred, false, "mbarrier.arrive.release.cluster.shared::cluster.b64", "_", at(remote));
+        }
+    }
+
+    /**
+     * {@code d = x · rcp(1 + 2^(−x·log2 e))} with the approximate reciprocal (about 1 ulp): the epilogue's 128 SiLUs per
+     * thread cost about a third of {@code div.rn}'s; saturates to −0 / x at the extremes like the exact form.
+     */
+    private static void fastSilu(Ptx k, Reg d, Reg x) {
+        Reg t = k.reg(PtxType.F32);
+        k.op("mul.f32", t, x, Ptx.f32((float) (-1 / Math.log(2))));
+        k.op("ex2.approx.ftz.f32", t, t);
+        k.op("add.f32", t, t, Ptx.f32(1f));
+        k.op("rcp.approx.ftz.f32", t, t);
+        k.op("mul.f32", d, x, t);
     }
 
     /** Spins until the mbarrier at {@code bar} has completed the phase of parity {@code parity}. */
@@ -720,8 +826,8 @@ final class GemmKernel {
                 Reg v0 = acc[0][4 * j + 2 * h], v1 = acc[0][4 * j + 2 * h + 1];
                 if (c.dual()) {
                     Reg s0 = k.reg(PtxType.F32), s1 = k.reg(PtxType.F32);
-                    ElementwiseKernels.silu(k, s0, v0);
-                    ElementwiseKernels.silu(k, s1, v1);
+                    fastSilu(k, s0, v0);
+                    fastSilu(k, s1, v1);
                     v0 = k.fop("mul.f32", s0, acc[1][4 * j + 2 * h]);
                     v1 = k.fop("mul.f32", s1, acc[1][4 * j + 2 * h + 1]);
                 } else {

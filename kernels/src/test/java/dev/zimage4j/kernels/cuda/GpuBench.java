@@ -20,27 +20,30 @@ public final class GpuBench {
 
     private static final int WARMUP = 5, REPS = 20;
 
+    /** {@code --no-sweep} skips the tile sweep. */
     public static void main(String[] args) {
         CudaBackend b = CudaBackend.create(0);
         System.out.println("device: " + b.describe());
         System.out.println("BENCH\tname\tkind\tM\tN\tK\tms\tTFLOPs");
         int S = 4224, D = 3840;
         warmHostPath(b);
-        for (int tokens : new int[]{S, 1088}) { // the DiT at 1024² and at 512² (1056 image + 32 caption tokens)
-            String sfx = tokens == S ? "" : "_512px";
-            gemm(b, "attn_out" + sfx, "linear", tokens, 3840, D);
-            gemm(b, "qkv" + sfx, "linear", tokens, 11520, D);
-            gemm(b, "w1" + sfx, "linear", tokens, 10240, D);
-            gemm(b, "w2" + sfx, "linear", tokens, 3840, 10240);
-            gemm(b, "w1w3_swiglu" + sfx, "swiglu", tokens, 10240, D);
-        }
-        gemm(b, "cap_small", "linear", 128, 3840, 2560);
+        ditGemms(b, "");
         for (int[] mk : new int[][]{{S, D}, {S, 10240}, {1088, D}, {1088, 10240}}) convert(b, mk[0], mk[1]);
         attention(b, "dit_attn", 30, 128, S);
         attention(b, "dit_attn_512px", 30, 128, 1056 + 32);
         attention(b, "vae_mid_attn", 1, 512, 16384);
         launchOverhead(b);
-        sweep(b);
+        // the other GEMM setting (2-CTA clusters on or off), after everything else so a launch failure loses nothing
+        boolean clusters = b.gemmClusters;
+        b.gemmClusters = !clusters;
+        try {
+            ditGemms(b, clusters ? "_cl1" : "_cl2");
+        } catch (RuntimeException e) {
+            System.out.println("GEMMs with gemmClusters=" + !clusters + " failed: " + e);
+        } finally {
+            b.gemmClusters = clusters;
+        }
+        if (!Arrays.asList(args).contains("--no-sweep")) sweep(b);
         System.out.printf("PTX JIT total %.1f ms; graph capture total %.1f ms%n", b.totalJitMs(), b.totalGraphCaptureMs());
         System.out.print(b.kernelReport());
         b.close();
@@ -87,6 +90,20 @@ public final class GpuBench {
         b.release(y);
         b.release(w);
         if (w2 != null) b.release(w2);
+    }
+
+    /** The DiT's GEMMs at 1024² (M = 4224) and 512² (1056 image + 32 caption tokens), and the caption projection: one BENCH line each. */
+    private static void ditGemms(CudaBackend b, String tag) {
+        int D = 3840;
+        for (int tokens : new int[]{4224, 1088}) {
+            String sfx = (tokens == 4224 ? "" : "_512px") + tag;
+            gemm(b, "attn_out" + sfx, "linear", tokens, 3840, D);
+            gemm(b, "qkv" + sfx, "linear", tokens, 11520, D);
+            gemm(b, "w1" + sfx, "linear", tokens, 10240, D);
+            gemm(b, "w2" + sfx, "linear", tokens, 3840, 10240);
+            gemm(b, "w1w3_swiglu" + sfx, "swiglu", tokens, 10240, D);
+        }
+        gemm(b, "cap_small" + tag, "linear", 128, 3840, 2560);
     }
 
     /**
@@ -161,14 +178,22 @@ public final class GpuBench {
         for (GemmKernel.Epilogue e : w2 == null ? new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE}
                 : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.SWIGLU}) {
             java.util.List<GemmKernel.Config> cs = new java.util.ArrayList<>(GemmKernel.tmaCandidates(e));
+            cs.addAll(GemmKernel.tmaClusterCandidates(e));
             cs.addAll(GemmKernel.tmaOneShotCandidates(e));
             cs.add(GemmKernel.wgmmaConfig(e));
             GemmKernel.Config chosen = GemmKernel.tmaConfig(e, S, N, b.context().smCount());
+            GemmKernel.Config chosenCluster = GemmKernel.tmaClusterConfig(e, S, N, b.context().smCount());
             for (GemmKernel.Config c : cs) {
                 boolean sw = e == GemmKernel.Epilogue.SWIGLU;
-                float ms = time(b, () -> b.linearWith(c, y, x, w, sw ? w2 : null));
+                float ms;
+                try {
+                    ms = time(b, () -> b.linearWith(c, y, x, w, sw ? w2 : null));
+                } catch (RuntimeException ex) {
+                    System.out.printf("SWEEP\t%s\tM=%d N=%d K=%d\tfailed: %s%n", c.entry(), S, N, K, ex);
+                    continue;
+                }
                 double flops = 2.0 * S * N * K * (sw ? 2 : 1);
-                System.out.printf("SWEEP\t%s%s\tM=%d N=%d K=%d\t%.4f ms\t%.1f TFLOP/s%n", c.entry(), c.equals(chosen) ? " (chosen)" : "",
+                System.out.printf("SWEEP\t%s%s\tM=%d N=%d K=%d\t%.4f ms\t%.1f TFLOP/s%n", c.entry(), c.equals(chosen) || c.equals(chosenCluster) ? " (chosen)" : "",
                         S, N, K, ms, flops / ms / 1e9);
             }
         }

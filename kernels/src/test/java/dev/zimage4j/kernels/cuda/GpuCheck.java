@@ -406,7 +406,8 @@ public final class GpuCheck {
         for (GemmKernel.Epilogue e : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.SWIGLU})
             for (GemmKernel.Config c : java.util.stream.Stream.concat(GemmKernel.candidates(e).stream(),
                     java.util.stream.Stream.concat(GemmKernel.wgmmaCandidates(e).stream(),
-                            java.util.stream.Stream.concat(GemmKernel.tmaCandidates(e).stream(), GemmKernel.tmaOneShotCandidates(e).stream()))).toList()) {
+                            java.util.stream.Stream.concat(GemmKernel.tmaCandidates(e).stream(),
+                                    java.util.stream.Stream.concat(GemmKernel.tmaOneShotCandidates(e).stream(), GemmKernel.tmaClusterCandidates(e).stream())))).toList()) {
                 boolean swiglu = e == GemmKernel.Epilogue.SWIGLU;
                 check(c.entry() + " M=" + M + " N=" + N + " K=" + K, true, b -> {
                     Tensor y = poisoned(b, M, N), xt = in(b, x, M, K);
