@@ -11,11 +11,13 @@ import static dev.zimage4j.kernels.ptx.Ptx.at;
 import static dev.zimage4j.kernels.ptx.Ptx.vec;
 
 /**
- * The one GEMM generator: {@code y[M,N] (+)= A[M,K] · B[N,K]ᵀ (+ bias[N])} on tensor cores
- * ({@code mma.sync.m16n8k16} bf16 × bf16 → f32), every variant (tile shape, operand source, epilogue)
- * generated from one {@link Config}.
+ * The one GEMM generator: {@code y[M,N] (+)= A[M,K] · B[N,K]ᵀ (+ bias[N])} on tensor cores (bf16 × bf16 → f32),
+ * every variant (pipeline, tile shape, operand source, epilogue) generated from one {@link Config}. Three pipelines:
+ * on Hopper, {@code wgmma} fed by TMA from a producer warpgroup ({@link #generateTma}: the default for bf16 operands),
+ * or fed by {@code cp.async} from all threads ({@link #generateWgmma}); elsewhere, and for f32 or gathered operands,
+ * {@code mma.sync.m16n8k16}, described next.
  *
- * <p>Design (docs/cuda-notes §6, §9 "mma.sync fallback"): a CTA computes a {@code bm × bn} tile with
+ * <p>Design of the mma.sync path (docs/cuda-notes §6, §9 "mma.sync fallback"): a CTA computes a {@code bm × bn} tile with
  * {@code warpsM × warpsN} warps, K in steps of {@code bk}. When both operands are bf16 (weights, and
  * activations converted once by the caller) every tile arrives by {@code cp.async} into a 3-stage ring
  * of dynamic shared memory, two tiles in flight while one is multiplied. Otherwise two stages: while the
