@@ -42,11 +42,19 @@ final class AttentionKernel {
      * @param wgmma    the Hopper path ({@code sm_90a}, {@link #generateWgmma}): {@code warps/4} warpgroups of 64 query rows,
      *                 Q read as f32 and converted into shared memory by the kernel, K/V bf16
      * @param prefetch wgmma path: K/V tiles loaded ahead of the one being multiplied (K ring prefetch+1 stages, V ring prefetch+2)
+     * @param decoupled wgmma path: the rings are guarded by mbarriers (a "full" barrier per stage that the copies arrive on,
+     *                  an "empty" one the warps arrive on when done with it) instead of one CTA barrier per tile, so the
+     *                  warpgroups drift apart and one's softmax overlaps another's MMAs; both rings then hold prefetch+2 tiles
      */
-    record Config(int headDim, int dChunk, int bc, boolean qInRegs, int warps, boolean bf16, boolean wgmma, int prefetch) {
+    record Config(int headDim, int dChunk, int bc, boolean qInRegs, int warps, boolean bf16, boolean wgmma, int prefetch, boolean decoupled) {
         /** An {@code mma.sync} variant. */
         Config(int headDim, int dChunk, int bc, boolean qInRegs, int warps, boolean bf16) {
-            this(headDim, dChunk, bc, qInRegs, warps, bf16, false, 0);
+            this(headDim, dChunk, bc, qInRegs, warps, bf16, false, 0, false);
+        }
+
+        /** A wgmma variant: {@code wgs} warpgroups of 64 query rows. */
+        static Config wgmma(int headDim, int dChunk, int bc, int wgs, int prefetch, boolean decoupled) {
+            return new Config(headDim, dChunk, bc, false, 4 * wgs, true, true, prefetch, decoupled);
         }
 
         Config {
@@ -111,8 +119,13 @@ final class AttentionKernel {
 
         /** Dynamic shared memory (wgmma: Q tile, K ring, V ring, 1 KB slack to align to the 1024-B swizzle period). */
         int smemBytes() {
-            if (wgmma) return br() * headDim * 2 + (prefetch + 1) * kTileBytes() + (prefetch + 2) * vTileBytes() + 1024;
+            if (wgmma) return br() * headDim * 2 + kStages() * kTileBytes() + (prefetch + 2) * vTileBytes() + (decoupled ? 16 * (prefetch + 2) : 0) + 1024;
             return qBytes() + stages() * stageBytes();
+        }
+
+        /** wgmma path: stages of the K ring. */
+        int kStages() {
+            return decoupled ? prefetch + 2 : prefetch + 1;
         }
 
         String target() {
@@ -120,7 +133,7 @@ final class AttentionKernel {
         }
 
         String entry() {
-            if (wgmma) return "attention_wgmma_d" + headDim + "_c" + dChunk + "_bc" + bc + "_wg" + warps / 4 + "_p" + prefetch;
+            if (wgmma) return "attention_wgmma_d" + headDim + "_c" + dChunk + "_bc" + bc + "_wg" + warps / 4 + "_p" + prefetch + (decoupled ? "_mb" : "");
             return "attention_d" + headDim + "_c" + dChunk + "_bc" + bc + "_w" + warps + (qInRegs ? "_qreg" : "_qsmem") + (bf16 ? "_bf16" : "_f32");
         }
     }
@@ -133,8 +146,8 @@ final class AttentionKernel {
     /** The Hopper variant for head dim {@code d} (a multiple of 64), or null where the wgmma path does not apply. */
     static Config wgmmaConfig(int d) {
         if (d % 64 != 0) return null;
-        if (d <= 128) return new Config(d, d, 128, false, 8, true, true, 1);
-        if (d == 512) return new Config(d, 128, 32, false, 4, true, true, 2);
+        if (d <= 128) return Config.wgmma(d, d, 64, 3, 2, false);
+        if (d == 512) return Config.wgmma(d, 256, 32, 1, 1, false);
         return null;
     }
 
@@ -146,13 +159,15 @@ final class AttentionKernel {
 
     /** The Hopper variants the benchmark sweeps and the check runs, for head dim 128 (first = default). */
     static List<Config> wgmmaCandidates128() {
-        return List.of(wgmmaConfig(128), new Config(128, 128, 64, false, 8, true, true, 2), new Config(128, 128, 64, false, 8, true, true, 3),
-                new Config(128, 128, 64, false, 12, true, true, 2), new Config(128, 128, 64, false, 4, true, true, 1));
+        return List.of(wgmmaConfig(128), Config.wgmma(128, 128, 64, 1, 1, false), Config.wgmma(128, 128, 128, 2, 1, false),
+                Config.wgmma(128, 128, 64, 3, 2, true), Config.wgmma(128, 128, 64, 3, 3, true), Config.wgmma(128, 128, 80, 3, 2, true),
+                Config.wgmma(128, 128, 96, 3, 1, true), Config.wgmma(128, 128, 128, 2, 1, true), Config.wgmma(128, 128, 64, 2, 2, true),
+                Config.wgmma(128, 128, 80, 3, 2, false), Config.wgmma(128, 128, 48, 1, 1, true));
     }
 
     /** The Hopper variants for the VAE's single 512-wide head (first = default). */
     static List<Config> wgmmaCandidates512() {
-        return List.of(wgmmaConfig(512), new Config(512, 256, 32, false, 4, true, true, 1), new Config(512, 128, 48, false, 4, true, true, 1));
+        return List.of(wgmmaConfig(512), Config.wgmma(512, 256, 32, 1, 1, true), Config.wgmma(512, 256, 32, 1, 2, false));
     }
 
     /** Variants for dump-ptx: the model's head dims (DiT 128, Qwen3 128, VAE 512) and small test dims. */
@@ -404,7 +419,8 @@ final class AttentionKernel {
     static Ptx generateWgmma(Config c) {
         Ptx k = new Ptx(c.entry(), c.target());
         int T = c.threads(), WGS = c.warps() / 4, BR = c.br(), D = c.headDim(), DC = c.dChunk(), bc = c.bc(), PD = c.prefetch();
-        int SK = PD + 1, SV = PD + 2;
+        int SK = c.kStages(), SV = PD + 2;
+        boolean mb = c.decoupled();
         k.directive(".maxntid " + T + ", 1, 1");
         Reg out = k.paramPtr("out"), q = k.paramPtr("q"), kp = k.paramPtr("k"), vp = k.paramPtr("v");
         Reg sq = k.paramU32("Sq"), ldq = k.paramU32("ldq"), ldk = k.paramU32("ldk"), ldo = k.paramU32("ldo");
@@ -416,6 +432,8 @@ final class AttentionKernel {
         k.op("and.b32", smem, smem, 0xFFFFFC00); // 1024-B aligned: the 128-B swizzle repeats every 8 rows × 128 B
         int qBytes = BR * D * 2;
         Reg sK = k.iop("add.u32", smem, qBytes), sV = k.iop("add.u32", sK, SK * c.kTileBytes());
+        // decoupled: full[s] at bars + 8s, empty[s] at bars + 8(SV + s)
+        Reg bars = k.iop("add.u32", sV, SV * c.vTileBytes());
         Reg tid = k.special("%tid.x"), lane = k.iop("and.b32", tid, 31), warp = k.iop("shr.u32", tid, 5);
         Reg wg = k.iop("shr.u32", tid, 7), wl = k.iop("and.b32", warp, 3);
         Reg g = k.iop("shr.u32", lane, 2), t = k.iop("and.b32", lane, 3);
@@ -438,9 +456,27 @@ final class AttentionKernel {
         // loaders of one K / V tile (per-thread pointers fixed once, advanced per tile)
         SwizzledLoader kLoad = new SwizzledLoader(k, T, tid, bc, D, kBase, ldk);
         SwizzledLoader vLoad = new SwizzledLoader(k, T, tid, bc, DC, vBase, ldk);
-        // V stage SV−1 holds "tile −1": zeros (every row out of range)
-        vLoad.issue(k.iop("add.u32", sV, (SV - 1) * c.vTileBytes()), k.constU32(0), k.constU32(0));
         Reg zeroRow = k.constU32(0);
+        Reg lane0 = k.setp("eq.u32", lane, 0);
+        if (mb) {
+            // barriers: full[s] completes when all T threads' copies into stage s landed; empty[s] when every warp is done with it
+            k.ifThen(k.setp("eq.u32", tid, 0), false, () -> {
+                for (int st = 0; st < SV; st++) {
+                    k.op("mbarrier.init.shared::cta.b64", at(bars, 8L * st), T);
+                    k.op("mbarrier.init.shared::cta.b64", at(bars, 8L * (SV + st)), T / 32);
+                }
+            });
+            // V stage SV−1 holds "tile −1": zeros, stored directly (its P·V multiplies P = 0); its release counts as
+            // that stage's first, so the producer's wait below uses (tile + 1) / stages completed releases
+            Reg zv = k.iop("add.u32", sV, (SV - 1) * c.vTileBytes());
+            Reg z = k.constU32(0);
+            k.forLoop(k.iop("shl.b32", tid, 4), c.vTileBytes(), T * 16, i -> k.op("st.shared.v4.b32", at(k.iop("add.u32", zv, i)), vec(z, z, z, z)));
+            k.op("fence.proxy.async.shared::cta");
+            k.op("bar.sync", 0);
+        } else {
+            // V stage SV−1 holds "tile −1": zeros (every row out of range)
+            vLoad.issue(k.iop("add.u32", sV, (SV - 1) * c.vTileBytes()), k.constU32(0), k.constU32(0));
+        }
         for (int p = 0; p < PD; p++) {
             Reg j0 = k.constU32(p * bc);
             Reg live = k.setp("lt.u32", k.constU32(p), nT);
@@ -448,7 +484,8 @@ final class AttentionKernel {
             k.op("selp.b32", lim, kvEnd, zeroRow, live); // past the last tile: zero-fill instead of reading
             kLoad.issue(k.iop("add.u32", sK, p * c.kTileBytes()), j0, lim);
             vLoad.issue(k.iop("add.u32", sV, p * c.vTileBytes()), j0, lim);
-            k.op("cp.async.commit_group");
+            if (mb) k.op("cp.async.mbarrier.arrive.noinc.shared::cta.b64", at(bars, 8L * p));
+            else k.op("cp.async.commit_group");
         }
 
         // descriptors: K-major 128-B swizzle (Q as A, K as B), SBO 1024; V as MN-major B: LBO = one 64-column panel
@@ -468,21 +505,37 @@ final class AttentionKernel {
         Reg j = k.constU32(0);
         Reg kRead = k.constU32(0), vPrev = k.constU32((SV - 1) * c.vTileBytes() / 16); // stage offsets (K bytes, V in 16-B units)
         Reg kWrite = k.constU32(PD % SK * c.kTileBytes()), vWrite = k.constU32(PD % SV * c.vTileBytes());
+        Reg rStage = k.constU32(0), pStage = k.constU32(SV - 1), wStage = k.constU32(PD); // decoupled: stages of tiles j, j−1, j+PD
         String top = k.newLabel("kv"), done = k.newLabel("kvdone");
         k.label(top);
         k.braIf(k.setp("ge.u32", j, nT), false, done);
-        k.op("cp.async.wait_group", PD - 1); // tile j has landed (this thread's copies) …
-        k.op("fence.proxy.async.shared::cta"); // … and is visible to the async proxy (wgmma) …
-        k.op("bar.sync", 0); // … for every thread; everyone is also past tile j−1's S and tile j−2's P·V
+        Reg jl = k.iop("add.u32", j, PD);
+        if (mb) {
+            // producer part: tile j+PD into stage wStage once its previous occupant is released ((j+PD+1)/SV releases so far)
+            Reg parity = k.iop("div.u32", k.iop("add.u32", jl, 1), SV);
+            k.op("add.u32", parity, parity, 1);
+            k.op("and.b32", parity, parity, 1);
+            waitBarrier(k, k.mad(wStage, 8, k.iop("add.u32", bars, 8 * SV)), parity);
+        } else {
+            k.op("cp.async.wait_group", PD - 1); // tile j has landed (this thread's copies) …
+            k.op("fence.proxy.async.shared::cta"); // … and is visible to the async proxy (wgmma) …
+            k.op("bar.sync", 0); // … for every thread; everyone is also past tile j−1's S and tile j−2's P·V
+        }
         {
-            Reg jl = k.iop("add.u32", j, PD);
             Reg live = k.setp("lt.u32", jl, nT);
             Reg lim = k.reg(PtxType.B32);
             k.op("selp.b32", lim, kvEnd, zeroRow, live);
             Reg jl0 = k.iop("mul.lo.s32", jl, bc);
             kLoad.issue(k.iop("add.u32", sK, kWrite), jl0, lim);
             vLoad.issue(k.iop("add.u32", sV, vWrite), jl0, lim);
-            k.op("cp.async.commit_group");
+            if (mb) k.op("cp.async.mbarrier.arrive.noinc.shared::cta.b64", at(k.mad(wStage, 8, bars)));
+            else k.op("cp.async.commit_group");
+        }
+        if (mb) { // consumer part: tile j landed (its (j/SV)-th fill of the stage)
+            Reg parity = k.iop("div.u32", j, SV);
+            k.op("and.b32", parity, parity, 1);
+            waitBarrier(k, k.mad(rStage, 8, bars), parity);
+            k.op("fence.proxy.async.shared::cta");
         }
         Reg dK = k.reg(PtxType.B64), dV = k.reg(PtxType.B64);
         k.op("cvt.u64.u32", dK, k.iop("shr.u32", kRead, 4));
@@ -547,6 +600,10 @@ final class AttentionKernel {
                 }
         }
         k.op("wgmma.wait_group.sync.aligned", 0); // P·V of tile j−1 done: O and P are free
+        if (mb) { // this warp is done with stage j−1 (K since the S wait of the last iteration, V now)
+            Reg st = k.reg(PtxType.B64);
+            k.opIf(lane0, false, "mbarrier.arrive.shared::cta.b64", st, at(k.mad(pStage, 8, k.iop("add.u32", bars, 8 * SV))));
+        }
         for (int i = 0; i < DC / 2; i++) k.op("mul.f32", O[i], O[i], alpha[(i >> 1) & 1]);
         // P as the A fragment of k-step kk: (row g, keys 16kk+2t..), (row g+8, same), (row g, keys 16kk+8+2t..), (row g+8, same)
         for (int i = 0; i < bc / 4; i++) k.op("cvt.rn.bf16x2.f32", P[i], S[2 * i + 1], S[2 * i]);
@@ -555,6 +612,7 @@ final class AttentionKernel {
         ring(k, vPrev, c.vTileBytes() / 16, SV);
         ring(k, kWrite, c.kTileBytes(), SK);
         ring(k, vWrite, c.vTileBytes(), SV);
+        if (mb) for (Reg r : new Reg[]{rStage, pStage, wStage}) ring(k, r, 1, SV);
         k.op("add.u32", j, j, 1);
         k.bra(top);
         k.label(done);
@@ -591,6 +649,15 @@ final class AttentionKernel {
             }
         }
         return k;
+    }
+
+    /** Spins until the mbarrier at {@code bar} has completed the phase of parity {@code parity}. */
+    private static void waitBarrier(Ptx k, Reg bar, Reg parity) {
+        String again = k.newLabel("mbwait");
+        k.label(again);
+        Reg ok = k.reg(PtxType.PRED);
+        k.op("mbarrier.try_wait.parity.shared::cta.b64", ok, at(bar), parity);
+        k.braIf(ok, true, again);
     }
 
     /** {@code r = (r + step) mod (step·n)}. */
