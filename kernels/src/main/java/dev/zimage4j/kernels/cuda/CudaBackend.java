@@ -619,7 +619,7 @@ public final class CudaBackend implements Backend {
         AttentionKernel.Config c = forcedAttention != null && bf16 && forcedAttention.headDim() == D ? forcedAttention : null;
         if (c == null) {
             // Hopper: the wgmma kernel where it applies (head dim 64/128/512, positive scale, Q rows 16-B aligned for its f32 loads)
-            AttentionKernel.Config w = useWgmma && spec.scale() > 0 && q.ptr() % 16 == 0 ? AttentionKernel.wgmmaConfig(D) : null;
+            AttentionKernel.Config w = useWgmma && spec.scale() > 0 && q.ptr() % 16 == 0 ? AttentionKernel.wgmmaConfig(D, Sq, spec.heads()) : null;
             c = w != null ? w : AttentionKernel.config(D, bf16);
         }
         AttentionKernel.Config cfg = c;
