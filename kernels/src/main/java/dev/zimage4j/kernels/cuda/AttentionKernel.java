@@ -417,7 +417,8 @@ final class AttentionKernel {
      * The Hopper path (FlashAttention-3 style without a producer warpgroup, docs/cuda-notes §7, §10): each of
      * {@code warps/4} warpgroups owns 64 query rows. Q is read as f32, converted and stored once into 128-B-swizzled
      * shared memory; K and V tiles of {@code bc} keys stream in by {@code cp.async} (all threads) into two rings,
-     * {@code prefetch} tiles ahead. Per tile j, with one CTA barrier:
+     * {@code prefetch} tiles ahead. Per tile j, after the tile is known to have landed (one CTA barrier per tile, or with
+     * {@link Config#decoupled()} the stage's mbarriers, which let the warpgroups drift apart):
      * <ol>
      *   <li>issue S = Q·K<sub>j</sub>ᵀ ({@code wgmma} SS, both K-major), then O += P<sub>j−1</sub>·V<sub>j−1</sub> ({@code wgmma} RS:
      *       P in registers as A, V read MN-major through the descriptor's transpose bit);</li>
@@ -425,7 +426,8 @@ final class AttentionKernel {
      *       runs while the tensor cores still do the P·V of tile j−1;</li>
      *   <li>wait for P·V, rescale O, pack the new P to bf16 (the accumulator layout of S is the A-fragment layout).</li>
      * </ol>
-     * V's ring holds one tile more than K's because V<sub>j−1</sub> is still read while K<sub>j+prefetch</sub> lands. The P·V of
+     * V's ring holds one tile more than K's because V<sub>j−1</sub> is still read while K<sub>j+prefetch</sub> lands (decoupled:
+     * both rings prefetch+2, one stage index and barrier pair per tile). The P·V of
      * "tile −1" multiplies zeros (P starts at 0, its V stage is zero-filled) so the loop has no first-iteration branch.
      * Needs {@code scaleLog2 > 0} (the running max is kept on the raw scores). Grid and parameters as {@link #generate}.
      */
@@ -470,7 +472,7 @@ final class AttentionKernel {
         SwizzledLoader kLoad = new SwizzledLoader(k, T, tid, bc, D, kBase, ldk);
         SwizzledLoader vLoad = new SwizzledLoader(k, T, tid, bc, DC, vBase, ldk);
         Reg zeroRow = k.constU32(0);
-        Reg lane0 = k.setp("eq.u32", lane, 0);
+        Reg lane0 = mb ? k.setp("eq.u32", lane, 0) : null;
         if (mb) {
             // barriers: full[s] completes when all T threads' copies into stage s landed; empty[s] when every warp is done with it
             k.ifThen(k.setp("eq.u32", tid, 0), false, () -> {
@@ -518,7 +520,7 @@ final class AttentionKernel {
         Reg j = k.constU32(0);
         Reg kRead = k.constU32(0), vPrev = k.constU32((SV - 1) * c.vTileBytes() / 16); // stage offsets (K bytes, V in 16-B units)
         Reg kWrite = k.constU32(PD % SK * c.kTileBytes()), vWrite = k.constU32(PD % SV * c.vTileBytes());
-        Reg rStage = k.constU32(0), pStage = k.constU32(SV - 1), wStage = k.constU32(PD); // decoupled: stages of tiles j, j−1, j+PD
+        Reg rStage = mb ? k.constU32(0) : null, pStage = mb ? k.constU32(SV - 1) : null, wStage = mb ? k.constU32(PD) : null; // decoupled: stages of tiles j, j−1, j+PD
         String top = k.newLabel("kv"), done = k.newLabel("kvdone");
         k.label(top);
         k.braIf(k.setp("ge.u32", j, nT), false, done);
