@@ -660,16 +660,24 @@ public final class CudaBackend implements Backend {
         if (spec.causal() && Sq != Sk)
             throw new IllegalArgumentException("attention: causal needs as many queries as keys, got " + Sq + " and " + Sk);
         boolean bf16 = D % 8 == 0;
-        AttentionKernel.Config c = forcedAttention != null && bf16 && forcedAttention.headDim() == D ? forcedAttention : AttentionKernel.config(D, bf16);
-        CudaContext.LoadedModule m = kernel(c.entry(), c.smemBytes(), () -> AttentionKernel.generate(c));
+        AttentionKernel.Config c = forcedAttention != null && bf16 && forcedAttention.headDim() == D ? forcedAttention : null;
+        if (c == null) {
+            // Hopper: the wgmma kernel where it applies (head dim 64/128/512, positive scale, Q rows 16-B aligned for its f32 loads)
+            AttentionKernel.Config w = useWgmma && spec.scale() > 0 && q.ptr() % 16 == 0 ? AttentionKernel.wgmmaConfig(D, Sq, spec.heads()) : null;
+            c = w != null ? w : AttentionKernel.config(D, bf16);
+        }
+        AttentionKernel.Config cfg = c;
+        CudaContext.LoadedModule m = kernel(c.entry(), c.smemBytes(), () -> AttentionKernel.generate(cfg));
         long qp = q.ptr(), kp = k.ptr(), vp = v.ptr();
-        if (bf16) { // one conversion pass each, then the kernel streams bf16 tiles with cp.async
-            long qb = align16(2 * q.numel()), kb = align16(2 * k.numel());
+        if (bf16) { // one conversion pass each (the wgmma kernel converts Q itself), then the kernel streams bf16 tiles with cp.async
+            long qb = c.wgmma() ? 0 : align16(2 * q.numel()), kb = align16(2 * k.numel());
             long base = scratch(qb + 2 * kb);
-            toBf16(base, qp, q.numel());
+            if (!c.wgmma()) {
+                toBf16(base, qp, q.numel());
+                qp = base;
+            }
             toBf16(base + qb, kp, k.numel());
             toBf16(base + qb + kb, vp, v.numel());
-            qp = base;
             kp = base + qb;
             vp = base + qb + kb;
         }

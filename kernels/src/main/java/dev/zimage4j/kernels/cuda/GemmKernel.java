@@ -851,7 +851,7 @@ final class GemmKernel {
     }
 
     /** A shared-memory matrix descriptor: {@code (addr >> 4) & 0x3FFF} in bits 0–13, the rest from {@code hi}. */
-    private static Reg desc(Ptx k, Reg addr, long hi) {
+    static Reg desc(Ptx k, Reg addr, long hi) {
         Reg lo = k.iop("shr.u32", addr, 4);
         k.op("and.b32", lo, lo, 0x3FFF);
         Reg d = k.reg(PtxType.B64);

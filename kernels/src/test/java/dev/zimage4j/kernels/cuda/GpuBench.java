@@ -6,44 +6,58 @@ import dev.zimage4j.kernels.Weight;
 import dev.zimage4j.safetensors.DType;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 
 /**
  * GPU micro-benchmark (run by scripts/gpu-run.sh): the DiT's GEMM shapes at 1024² (M = 4224 tokens) and
  * its attention (30 heads × 128), plus the VAE's 512-wide single-head attention, timed with CUDA events
  * around each launch (median of 20 after 3 warm-ups), and the per-launch cost eager vs graph replay.
- * Prints one {@code BENCH} line per case (tab-separated) that scripts/gpu-bench-torch.py reads to time
+ * With the argument {@code attention}, only the attention cases. Prints one {@code BENCH} line per case (tab-separated) that scripts/gpu-bench-torch.py reads to time
  * the same shapes with PyTorch (cuBLAS / SDPA) and print the ratios.
  */
 public final class GpuBench {
 
     private static final int WARMUP = 5, REPS = 20;
 
-    /** {@code --no-sweep} skips the tile sweep. */
+    /** {@code attention}: only the attention cases; {@code --no-sweep}: no tile sweep. */
     public static void main(String[] args) {
         CudaBackend b = CudaBackend.create(0);
         System.out.println("device: " + b.describe());
         System.out.println("BENCH\tname\tkind\tM\tN\tK\tms\tTFLOPs");
         int S = 4224, D = 3840;
-        warmHostPath(b);
-        ditGemms(b, "");
-        for (int[] mk : new int[][]{{S, D}, {S, 10240}, {1088, D}, {1088, 10240}}) convert(b, mk[0], mk[1]);
-        attention(b, "dit_attn", 30, 128, S);
-        attention(b, "dit_attn_512px", 30, 128, 1056 + 32);
-        attention(b, "vae_mid_attn", 1, 512, 16384);
-        launchOverhead(b);
-        // the other GEMM setting (2-CTA clusters on or off), after everything else so a launch failure loses nothing
-        boolean clusters = b.gemmClusters;
-        b.gemmClusters = !clusters;
-        try {
-            ditGemms(b, clusters ? "_cl1" : "_cl2");
-        } catch (RuntimeException e) {
-            System.out.println("GEMMs with gemmClusters=" + !clusters + " failed: " + e);
-        } finally {
-            b.gemmClusters = clusters;
+        boolean attentionOnly = Arrays.asList(args).contains("attention"); // GpuBench attention: only the attention cases
+        if (!attentionOnly) {
+            warmHostPath(b);
+            ditGemms(b, "");
+            for (int[] mk : new int[][]{{S, D}, {S, 10240}, {1088, D}, {1088, 10240}}) convert(b, mk[0], mk[1]);
         }
-        if (!Arrays.asList(args).contains("--no-sweep")) sweep(b);
+        boolean hopper = b.context().computeCapability() == 90;
+        List<AttentionKernel.Config> dit = new ArrayList<>(List.of(AttentionKernel.config(128, true)));
+        List<AttentionKernel.Config> vae = new ArrayList<>(List.of(AttentionKernel.config(512, true)));
+        if (hopper) {
+            dit.addAll(AttentionKernel.wgmmaCandidates128());
+            vae.addAll(AttentionKernel.wgmmaCandidates512());
+        }
+        attention(b, "dit_attn", 30, 128, S, dit);
+        attention(b, "dit_attn_512px", 30, 128, 1056 + 32, dit);
+        attention(b, "vae_mid_attn", 1, 512, 16384, vae);
+        if (!attentionOnly) {
+            launchOverhead(b);
+            // the other GEMM setting (2-CTA clusters on or off), after everything else so a launch failure loses nothing
+            boolean clusters = b.gemmClusters;
+            b.gemmClusters = !clusters;
+            try {
+                ditGemms(b, clusters ? "_cl1" : "_cl2");
+            } catch (RuntimeException e) {
+                System.out.println("GEMMs with gemmClusters=" + !clusters + " failed: " + e);
+            } finally {
+                b.gemmClusters = clusters;
+            }
+            if (!Arrays.asList(args).contains("--no-sweep")) sweep(b);
+        }
         System.out.printf("PTX JIT total %.1f ms; graph capture total %.1f ms%n", b.totalJitMs(), b.totalGraphCaptureMs());
         System.out.print(b.kernelReport());
         b.close();
@@ -137,14 +151,24 @@ public final class GpuBench {
         b.release(x);
     }
 
-    private static void attention(CudaBackend b, String name, int heads, int d, int s) {
+    /**
+     * The backend's choice (one {@code BENCH name} line), then each variant forced ({@code BENCH name@entry}); every time
+     * is the whole op: f32 in, f32 out, including the bf16 conversion passes of its inputs.
+     */
+    private static void attention(CudaBackend b, String name, int heads, int d, int s, List<AttentionKernel.Config> variants) {
         Random r = new Random(s);
         Tensor q = randomTensor(b, r, s, heads * d), k = randomTensor(b, r, s, heads * d), v = randomTensor(b, r, s, heads * d), o = b.alloc(s, heads * d);
         AttentionSpec spec = AttentionSpec.full(heads, d, s);
-        float ms = time(b, () -> b.attention(o, q, k, v, spec));
         double flops = 4.0 * s * s * d * heads;
+        float ms = time(b, () -> b.attention(o, q, k, v, spec));
         // kind attn: M = heads, N = S, K = D
         System.out.printf("BENCH\t%s\tattn\t%d\t%d\t%d\t%.4f\t%.1f%n", name, heads, s, d, ms, flops / ms / 1e9);
+        for (AttentionKernel.Config c : variants) {
+            b.forcedAttention = c;
+            float t = time(b, () -> b.attention(o, q, k, v, spec));
+            System.out.printf("BENCH\t%s@%s\tattn\t%d\t%d\t%d\t%.4f\t%.1f%n", name, c.entry(), heads, s, d, t, flops / t / 1e9);
+        }
+        b.forcedAttention = null;
         for (Tensor t : new Tensor[]{q, k, v, o}) b.release(t);
     }
 

@@ -158,6 +158,7 @@ public final class GpuCheck {
                 for (int[] a : new int[][]{{2, 2, 16, 19, 19, 0, 19}, {4, 2, 128, 200, 200, 1, 200}, {4, 4, 128, 130, 150, 0, 120},
                         {30, 30, 128, 333, 333, 0, 333}, {2, 1, 64, 70, 70, 1, 60}, {1, 1, 512, 150, 150, 0, 150}, {3, 3, 32, 65, 257, 0, 257}, {2, 2, 20, 50, 50, 1, 50}, {1, 1, 512, 70, 70, 0, 40}})
                     attention(r, a[0], a[1], a[2], a[3], a[4], a[5] == 1, a[6]);
+                attentionVariants(r);
             }
             case "norms" -> {
                 norms(r, 37, 3840);
@@ -418,22 +419,41 @@ public final class GpuCheck {
                     return get(b, y);
                 });
             }
-        for (AttentionKernel.Config c : AttentionKernel.candidates128())
+    }
+
+    /** Every attention variant (mma.sync tile shapes; on Hopper the wgmma ones) computes the same function (GPU only). */
+    void attentionVariants(Random r) {
+        if (!(gpu instanceof CudaBackend cuda)) return;
+        boolean hopper = cuda.context().computeCapability() == 90;
+        List<AttentionKernel.Config> configs = new java.util.ArrayList<>(AttentionKernel.candidates128());
+        if (hopper) configs.addAll(AttentionKernel.wgmmaCandidates128());
+        for (AttentionKernel.Config c : configs)
             for (boolean causal : new boolean[]{false, true}) {
-                int S = 333, H = 4;
-                float[] q = rand(r, S * H * 128, 1f), k = rand(r, S * H * 128, 1f), v = rand(r, S * H * 128, 1f);
-                AttentionSpec spec = new AttentionSpec(H, H, 128, 0.088f, causal, S - 7);
-                check(c.entry() + (causal ? " causal" : "") + " S=" + S, true, b -> {
-                    Tensor o = poisoned(b, S, H * 128);
-                    if (b == cuda) cuda.forcedAttention = c;
-                    try {
-                        b.attention(o, in(b, q, S, H * 128), in(b, k, S, H * 128), in(b, v, S, H * 128), spec);
-                    } finally {
-                        if (b == cuda) cuda.forcedAttention = null;
-                    }
-                    return get(b, o);
-                });
+                attentionWith(cuda, r, c, 4, 2, 333, causal, 333 - 7);
+                if (c.wgmma()) attentionWith(cuda, r, c, 2, 2, 1100, causal, 1090); // many tiles: every ring stage reused
             }
+        if (hopper)
+            for (AttentionKernel.Config c : AttentionKernel.wgmmaCandidates512()) {
+                attentionWith(cuda, r, c, 1, 1, 150, false, 150);
+                attentionWith(cuda, r, c, 1, 1, 300, false, 290);
+            }
+    }
+
+    /** One attention case (self-attention, S tokens, key padding at {@code valid}) with the CUDA backend forced to variant {@code c}. */
+    private void attentionWith(CudaBackend cuda, Random r, AttentionKernel.Config c, int H, int kvH, int S, boolean causal, int valid) {
+        int D = c.headDim();
+        float[] q = rand(r, S * H * D, 1f), k = rand(r, S * kvH * D, 1f), v = rand(r, S * kvH * D, 1f);
+        AttentionSpec spec = new AttentionSpec(H, kvH, D, (float) (1 / Math.sqrt(D)), causal, valid);
+        check(c.entry() + (causal ? " causal" : "") + " h=" + H + "/" + kvH + " S=" + S + " valid=" + valid, true, b -> {
+            Tensor o = poisoned(b, S, H * D);
+            if (b == cuda) cuda.forcedAttention = c;
+            try {
+                b.attention(o, in(b, q, S, H * D), in(b, k, S, kvH * D), in(b, v, S, kvH * D), spec);
+            } finally {
+                if (b == cuda) cuda.forcedAttention = null;
+            }
+            return get(b, o);
+        });
     }
 
     /** A replayed sequence must equal running it eagerly, each time (axpy accumulates, so a stale replay shows). */
