@@ -19,7 +19,7 @@ for g in ${ZIMAGE_CHECK_GROUPS:-gemm attention norms elementwise conv images gra
   $JAVA $FLAGS -Dzimage.cuda.syncEachLaunch=true -cp "$CP" dev.zimage4j.kernels.cuda.GpuCheck $g 2>&1 | tee -a "$out/check.log" || status=1
 done
 echo "=== GPU benchmark"
-$JAVA $FLAGS -cp "$CP" dev.zimage4j.kernels.cuda.GpuBench 2>&1 | tee "$out/bench.log" || status=1
+$JAVA $FLAGS -cp "$CP" dev.zimage4j.kernels.cuda.GpuBench ${ZIMAGE_BENCH_ARGS:-} 2>&1 | tee "$out/bench.log" || status=1
 echo "=== PyTorch on the same shapes"
 PYTHONUNBUFFERED=1 python3 "$here/gpu-bench-torch.py" "$out/bench.log" 2>&1 | tee "$out/ratios.log" || status=1
 if [ -n "${ZIMAGE_DIT_CHECK:-}" ]; then

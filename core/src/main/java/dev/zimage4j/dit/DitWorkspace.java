@@ -51,8 +51,8 @@ public final class DitWorkspace implements AutoCloseable {
     // the joint sequence U = [X ; E], and the block scratch (sized for S rows; refiners use row views)
     final Tensor joint;       // [S, d]
     final Tensor normed;      // [S, d], matrix operand: the modulated norm output, input of the q/k/v and FFN GEMMs
-    final Tensor q, k, v;     // [S, d]: projections; q then holds the attention output
-    final Tensor qRot, kRot;  // [S, d], matrix operands: q and k after QK-norm and RoPE, attention input
+    final Tensor q, k, v;     // [S, d]: projections (q rotated in place; k then holds the attention output)
+    final Tensor kRot;        // [S, d], matrix operand: k after QK-norm and RoPE, attention input
     final Tensor branch;      // [S, d]: attention or FFN branch output before the sandwich norm
     final Tensor ffnHidden;   // [S, f]
 
@@ -88,7 +88,6 @@ public final class DitWorkspace implements AutoCloseable {
             q = alloc(s, d);
             k = alloc(s, d);
             v = alloc(s, d);
-            qRot = operand(s, d);
             kRot = operand(s, d);
             branch = alloc(s, d);
             ffnHidden = alloc(s, c.ffnHidden());

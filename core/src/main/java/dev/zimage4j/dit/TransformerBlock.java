@@ -32,8 +32,8 @@ final class TransformerBlock {
         int s = x.rows(), d = c.dim(), heads = c.nHeads(), hd = c.headDim();
         float eps = c.normEps();
         Tensor a = ws.normed.rows(0, s), q = ws.q.rows(0, s), k = ws.k.rows(0, s), v = ws.v.rows(0, s);
-        Tensor qRot = ws.qRot.rows(0, s), kRot = ws.kRot.rows(0, s);
-        Tensor attended = q; // q's own values are dead once rotated into qRot
+        Tensor kRot = ws.kRot.rows(0, s);
+        Tensor attended = k; // k's own values are dead once rotated into kRot
         Tensor branch = ws.branch.rows(0, s), ffn = ws.ffnHidden.rows(0, s);
 
         // adaLN: one modulation vector for every token, from the timestep embedding (no SiLU before it)
@@ -51,9 +51,11 @@ final class TransformerBlock {
         b.linear(q, a, w.toQ(), null);
         b.linear(k, a, w.toK(), null);
         b.linear(v, a, w.toV(), null);
-        b.rmsNormRope(qRot, q, w.normQ(), cos, sin, heads, Rope.INTERLEAVED, eps); // QK-norm per head, then RoPE
+        // QK-norm per head, then RoPE. q stays f32 (in place: the Hopper attention kernel converts Q as it loads it),
+        // k becomes the bf16 operand the attention kernel streams without a conversion pass
+        b.rmsNormRope(q, q, w.normQ(), cos, sin, heads, Rope.INTERLEAVED, eps);
         b.rmsNormRope(kRot, k, w.normK(), cos, sin, heads, Rope.INTERLEAVED, eps);
-        b.attention(attended, qRot, kRot, v, AttentionSpec.full(heads, hd, s)); // pad tokens are attended to: no mask
+        b.attention(attended, q, kRot, v, AttentionSpec.full(heads, hd, s)); // pad tokens are attended to: no mask
         b.linear(branch, attended, w.toOut(), null);
         b.gatedResidualRmsNorm(x, branch, w.attentionNorm2(), gateMsa, eps);
 

@@ -556,8 +556,21 @@ public final class CudaBackend implements Backend {
         gemm(null, epi, y, x, b, b2, bF32, bias, M, N, K);
     }
 
+    /**
+     * Hopper GEMMs through 2-CTA clusters that share the weight tile by TMA multicast ({@link GemmKernel#tmaClusterConfig});
+     * off by default, {@code -Dzimage.cuda.gemmCluster=true} or the benchmark turns it on.
+     */
+    boolean gemmClusters = Boolean.getBoolean("zimage.cuda.gemmCluster");
+
     /** For the benchmark's tile sweep: the attention variant to use for its head dim (null: the default). */
     AttentionKernel.Config forcedAttention;
+
+    /** For the benchmark: the f32 → bf16 conversion a GEMM makes of its activations {@code x} (into the scratch it uses). */
+    void convertForBench(Tensor x) {
+        enter();
+        CudaTensor xt = t(x);
+        toBf16(scratch(2L * xt.numel()), xt.ptr(), xt.numel());
+    }
 
     /** For the benchmark's tile sweep: {@code linear} (or SwiGLU when {@code w2} is given) with an explicit all-bf16 GEMM variant. */
     void linearWith(GemmKernel.Config config, Tensor y, Tensor x, Weight w, Weight w2) {
@@ -565,6 +578,26 @@ public final class CudaBackend implements Backend {
         CudaTensor yt = t(y), xt = t(x);
         CudaWeight wc = w(w);
         gemm(config, config.epi(), yt, xt, wc.ptr(), w2 == null ? 0 : w(w2).ptr(), false, 0, xt.rows(), wc.shape[0], xt.cols());
+    }
+
+    /** One TMA descriptor's inputs: a bf16 matrix {@code [rows][cols]} at {@code ptr}, read in boxes of boxCols × boxRows. */
+    private record TensorMapKey(long ptr, long rows, long cols, int boxCols, int boxRows) {
+    }
+
+    /**
+     * Encoded tensor maps by their inputs (a map is a pure function of them, so an entry stays right even if its memory
+     * is freed and reused); encoding once keeps the host cost of a TMA launch at that of any other launch. The driver
+     * copies by-value parameters at launch and at capture, so one segment serves every launch.
+     */
+    private final Map<TensorMapKey, MemorySegment> tensorMaps = new HashMap<>();
+    private final Arena tensorMapArena = Arena.ofAuto();
+
+    private MemorySegment tensorMap(long ptr, long rows, long cols, int boxCols, int boxRows) {
+        return tensorMaps.computeIfAbsent(new TensorMapKey(ptr, rows, cols, boxCols, boxRows), key -> {
+            MemorySegment map = tensorMapArena.allocate(128, 64);
+            cu.encodeTensorMapBf16(map, ptr, rows, cols, boxCols, boxRows);
+            return map;
+        });
     }
 
     private void gemm(GemmKernel.Config forced, Epilogue epi, CudaTensor y, CudaTensor x, long b, long b2, boolean bF32, long bias, int M, int N, int K) {
@@ -590,10 +623,21 @@ public final class CudaBackend implements Backend {
             bf16Dst = a;
             src = ASource.BF16;
         }
+        // TMA needs 16-B aligned operands (given with vec), and the pair epilogue N % 8 == 0 with y and bias 8-B aligned
+        boolean tmaFits = N % 8 == 0 && y.ptr() % 16 == 0 && bias % 8 == 0;
         GemmKernel.Config c = forced != null && src == ASource.BF16 ? forced
-                : src == ASource.BF16 && useWgmma ? GemmKernel.wgmmaConfig(epi) : GemmKernel.config(src, bF32, epi, vec);
+                : src == ASource.BF16 && useWgmma ? (!tmaFits ? GemmKernel.wgmmaConfig(epi)
+                : gemmClusters ? GemmKernel.tmaClusterConfig(epi, M, N, cu.smCount()) : GemmKernel.tmaConfig(epi, M, N, cu.smCount()))
+                : GemmKernel.config(src, bF32, epi, vec);
         CudaContext.LoadedModule m = kernel(c.entry(), c.dynamicSmem(), () -> GemmKernel.generate(c));
-        launch(m, (N + c.bn() - 1) / c.bn(), (M + c.bm() - 1) / c.bm(), 1, c.threads(), c.dynamicSmem(),
+        if (c.tma()) {
+            if (!tmaFits) throw new IllegalArgumentException(c.entry() + ": needs N % 8 == 0 and aligned y/bias (N=" + N + ")");
+            int bBox = c.bn() / c.cluster(); // with a cluster each CTA loads one slice of the B tile for all
+            launch(m, c.gridX(M, N, cu.smCount()), c.gridY(M, N), 1, c.threads(), c.dynamicSmem(), tensorMap(a, M, K, c.bk(), c.bm()),
+                    tensorMap(b, N, K, c.bk(), bBox), tensorMap(b2 != 0 ? b2 : b, N, K, c.bk(), bBox), y.ptr(), bias, M, N, K);
+            return;
+        }
+        launch(m, c.gridX(M, N, cu.smCount()), c.gridY(M, N), 1, c.threads(), c.dynamicSmem(),
                 y.ptr(), a, b, b2, bias, M, N, K, 0, 0, 0, 0, 0, 0, 0, 1);
     }
 
@@ -691,23 +735,35 @@ public final class CudaBackend implements Backend {
         if (spec.causal() && Sq != Sk)
             throw new IllegalArgumentException("attention: causal needs as many queries as keys, got " + Sq + " and " + Sk);
         boolean bf16 = D % 8 == 0;
-        AttentionKernel.Config c = forcedAttention != null && bf16 && forcedAttention.headDim() == D ? forcedAttention : AttentionKernel.config(D, bf16);
-        CudaContext.LoadedModule m = kernel(c.entry(), c.smemBytes(), () -> AttentionKernel.generate(c));
+        AttentionKernel.Config c = forcedAttention != null && bf16 && forcedAttention.headDim() == D ? forcedAttention : null;
+        if (c == null) {
+            // Hopper: the wgmma kernel where it applies (head dim 64/128/512, positive scale, Q rows 16-B aligned for its f32 loads)
+            // (it reads Q as f32: a bf16 operand q takes the mma.sync kernel)
+            AttentionKernel.Config w = useWgmma && !q.bf16 && spec.scale() > 0 && q.ptr() % 16 == 0 ? AttentionKernel.wgmmaConfig(D, Sq, spec.heads()) : null;
+            c = w != null ? w : AttentionKernel.config(D, bf16);
+        }
+        if (c.wgmma() && q.bf16) throw new IllegalArgumentException("attention: " + c.entry() + " reads q as f32; got the bf16 operand " + q);
+        AttentionKernel.Config cfg = c;
+        CudaContext.LoadedModule m = kernel(c.entry(), c.smemBytes(), () -> AttentionKernel.generate(cfg));
         long qp = q.ptr(), kp = k.ptr(), vp = v.ptr();
         if (!bf16 && (q.bf16 || k.bf16 || v.bf16))
             throw new IllegalArgumentException("attention: head dim " + D + " is not a multiple of 8, so q, k, v must be f32 tensors, not bf16 operands");
-        if (bf16) { // one conversion pass for each f32 operand (none for bf16 operands), then bf16 tiles by cp.async
-            long qb = align16(2 * q.numel()), kb = align16(2 * k.numel());
+        if (bf16) { // one conversion pass per f32 operand (the wgmma kernel converts Q itself; bf16 operands need none)
+            boolean convertQ = !c.wgmma() && !q.bf16;
+            long qb = convertQ ? align16(2 * q.numel()) : 0, kb = align16(2 * k.numel());
             long base = scratch(qb + 2 * kb);
-            if (!q.bf16) toBf16(base, qp, q.numel());
-            else if (qp % 16 != 0) throw new IllegalArgumentException("attention: bf16 q " + q + " is not 16-B aligned");
-            if (!k.bf16) toBf16(base + qb, kp, k.numel());
-            else if (kp % 16 != 0) throw new IllegalArgumentException("attention: bf16 k " + k + " is not 16-B aligned");
-            if (!v.bf16) toBf16(base + qb + kb, vp, v.numel());
-            else if (vp % 16 != 0) throw new IllegalArgumentException("attention: bf16 v " + v + " is not 16-B aligned");
-            if (!q.bf16) qp = base;
-            if (!k.bf16) kp = base + qb;
-            if (!v.bf16) vp = base + qb + kb;
+            if (convertQ) {
+                toBf16(base, qp, q.numel());
+                qp = base;
+            } else if (q.bf16 && qp % 16 != 0) throw new IllegalArgumentException("attention: bf16 q " + q + " is not 16-B aligned");
+            if (!k.bf16) {
+                toBf16(base + qb, kp, k.numel());
+                kp = base + qb;
+            } else if (kp % 16 != 0) throw new IllegalArgumentException("attention: bf16 k " + k + " is not 16-B aligned");
+            if (!v.bf16) {
+                toBf16(base + qb + kb, vp, v.numel());
+                vp = base + qb + kb;
+            } else if (vp % 16 != 0) throw new IllegalArgumentException("attention: bf16 v " + v + " is not 16-B aligned");
         }
         int kvEnd = Math.min(Sk, spec.validKeys());
         float scaleLog2 = spec.scale() * ElementwiseKernels.LOG2E;
@@ -914,7 +970,7 @@ public final class CudaBackend implements Backend {
                     s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
             GemmKernel.Config g = GemmKernel.wgmmaConfig(Epilogue.STORE);
             CudaContext.LoadedModule gm = kernel(g.entry(), g.dynamicSmem(), () -> GemmKernel.generate(g));
-            launch(gm, (M + g.bn() - 1) / g.bn(), (N + g.bm() - 1) / g.bm(), 1, g.threads(), g.dynamicSmem(),
+            launch(gm, g.gridX(N, M, cu.smCount()), g.gridY(N, M), 1, g.threads(), g.dynamicSmem(), // GEMM M = C_out, N = pixels
                     y.ptr(), wc.ptr(), patches, 0L, 0L, N, M, K, 0, 0, 0, 0, 0, 0, 0, 1);
             if (bias != null) {
                 boolean v4 = M % 4 == 0 && y.ptr() % 16 == 0;

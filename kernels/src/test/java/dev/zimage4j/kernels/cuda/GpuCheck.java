@@ -149,7 +149,7 @@ public final class GpuCheck {
         Random r = new Random(20261129L + group.hashCode());
         switch (group) {
             case "gemm" -> {
-                for (int[] mnk : new int[][]{{77, 200, 136}, {1, 64, 32}, {300, 130, 100}, {256, 384, 512}})
+                for (int[] mnk : new int[][]{{77, 200, 136}, {1, 64, 32}, {300, 130, 100}, {256, 384, 512}, {130, 264, 1000}})
                     linearCases(r, mnk[0], mnk[1], mnk[2]);
                 matmulTransposed(r, 70, 90, 48);
                 matmulTransposed(r, 33, 17, 20);
@@ -158,6 +158,7 @@ public final class GpuCheck {
                 for (int[] a : new int[][]{{2, 2, 16, 19, 19, 0, 19}, {4, 2, 128, 200, 200, 1, 200}, {4, 4, 128, 130, 150, 0, 120},
                         {30, 30, 128, 333, 333, 0, 333}, {2, 1, 64, 70, 70, 1, 60}, {1, 1, 512, 150, 150, 0, 150}, {3, 3, 32, 65, 257, 0, 257}, {2, 2, 20, 50, 50, 1, 50}, {1, 1, 512, 70, 70, 0, 40}})
                     attention(r, a[0], a[1], a[2], a[3], a[4], a[5] == 1, a[6]);
+                attentionVariants(r);
             }
             case "norms" -> {
                 norms(r, 37, 3840);
@@ -368,6 +369,15 @@ public final class GpuCheck {
                     b.attention(o, q, k, in(b, v, S, heads * D), AttentionSpec.full(heads, D, S));
                     return get(b, o);
                 });
+            if (D % 8 == 0)
+                check("rmsNormRope -> f32 q in place, operand k -> attention (the DiT's)" + dims, true, b -> {
+                    Tensor q = in(b, x, S, heads * D), k = b.allocOperand(S, heads * D), o = poisoned(b, S, heads * D);
+                    Tensor c = in(b, cos, S, D / 2), s = in(b, sin, S, D / 2);
+                    b.rmsNormRope(q, q, b.weight(wv), c, s, heads, layout, 1e-6f);
+                    b.rmsNormRope(k, in(b, v, S, heads * D), b.weight(wv), c, s, heads, layout, 1e-6f);
+                    b.attention(o, q, k, in(b, v, S, heads * D), AttentionSpec.full(heads, D, S));
+                    return get(b, o);
+                });
         }
     }
 
@@ -514,7 +524,10 @@ public final class GpuCheck {
         float[] x = rand(r, M * K, 1f), w = rand(r, N * K, 0.1f), w2 = rand(r, N * K, 0.1f);
         TensorView wv = view("w", DType.BF16, w, N, K), wv2 = view("w2", DType.BF16, w2, N, K);
         for (GemmKernel.Epilogue e : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.SWIGLU})
-            for (GemmKernel.Config c : java.util.stream.Stream.concat(GemmKernel.candidates(e).stream(), GemmKernel.wgmmaCandidates(e).stream()).toList()) {
+            for (GemmKernel.Config c : java.util.stream.Stream.concat(GemmKernel.candidates(e).stream(),
+                    java.util.stream.Stream.concat(GemmKernel.wgmmaCandidates(e).stream(),
+                            java.util.stream.Stream.concat(GemmKernel.tmaCandidates(e).stream(),
+                                    java.util.stream.Stream.concat(GemmKernel.tmaOneShotCandidates(e).stream(), GemmKernel.tmaClusterCandidates(e).stream())))).toList()) {
                 boolean swiglu = e == GemmKernel.Epilogue.SWIGLU;
                 check(c.entry() + " M=" + M + " N=" + N + " K=" + K, true, b -> {
                     Tensor y = poisoned(b, M, N), xt = in(b, x, M, K);
@@ -525,22 +538,41 @@ public final class GpuCheck {
                     return get(b, y);
                 });
             }
-        for (AttentionKernel.Config c : AttentionKernel.candidates128())
+    }
+
+    /** Every attention variant (mma.sync tile shapes; on Hopper the wgmma ones) computes the same function (GPU only). */
+    void attentionVariants(Random r) {
+        if (!(gpu instanceof CudaBackend cuda)) return;
+        boolean hopper = cuda.context().computeCapability() == 90;
+        List<AttentionKernel.Config> configs = new java.util.ArrayList<>(AttentionKernel.candidates128());
+        if (hopper) configs.addAll(AttentionKernel.wgmmaCandidates128());
+        for (AttentionKernel.Config c : configs)
             for (boolean causal : new boolean[]{false, true}) {
-                int S = 333, H = 4;
-                float[] q = rand(r, S * H * 128, 1f), k = rand(r, S * H * 128, 1f), v = rand(r, S * H * 128, 1f);
-                AttentionSpec spec = new AttentionSpec(H, H, 128, 0.088f, causal, S - 7);
-                check(c.entry() + (causal ? " causal" : "") + " S=" + S, true, b -> {
-                    Tensor o = poisoned(b, S, H * 128);
-                    if (b == cuda) cuda.forcedAttention = c;
-                    try {
-                        b.attention(o, in(b, q, S, H * 128), in(b, k, S, H * 128), in(b, v, S, H * 128), spec);
-                    } finally {
-                        if (b == cuda) cuda.forcedAttention = null;
-                    }
-                    return get(b, o);
-                });
+                attentionWith(cuda, r, c, 4, 2, 333, causal, 333 - 7);
+                if (c.wgmma()) attentionWith(cuda, r, c, 2, 2, 1100, causal, 1090); // many tiles: every ring stage reused
             }
+        if (hopper)
+            for (AttentionKernel.Config c : AttentionKernel.wgmmaCandidates512()) {
+                attentionWith(cuda, r, c, 1, 1, 150, false, 150);
+                attentionWith(cuda, r, c, 1, 1, 300, false, 290);
+            }
+    }
+
+    /** One attention case (self-attention, S tokens, key padding at {@code valid}) with the CUDA backend forced to variant {@code c}. */
+    private void attentionWith(CudaBackend cuda, Random r, AttentionKernel.Config c, int H, int kvH, int S, boolean causal, int valid) {
+        int D = c.headDim();
+        float[] q = rand(r, S * H * D, 1f), k = rand(r, S * kvH * D, 1f), v = rand(r, S * kvH * D, 1f);
+        AttentionSpec spec = new AttentionSpec(H, kvH, D, (float) (1 / Math.sqrt(D)), causal, valid);
+        check(c.entry() + (causal ? " causal" : "") + " h=" + H + "/" + kvH + " S=" + S + " valid=" + valid, true, b -> {
+            Tensor o = poisoned(b, S, H * D);
+            if (b == cuda) cuda.forcedAttention = c;
+            try {
+                b.attention(o, in(b, q, S, H * D), in(b, k, S, kvH * D), in(b, v, S, kvH * D), spec);
+            } finally {
+                if (b == cuda) cuda.forcedAttention = null;
+            }
+            return get(b, o);
+        });
     }
 
     /** A replayed sequence must equal running it eagerly, each time (axpy accumulates, so a stale replay shows). */

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# One-call verification of a build on a 1-GPU machine (folder from scripts/gpu-prepare.sh, carried):
+#   1. GpuCheck: every Backend op against the CPU backend, one process per group
+#   2. check-reference testdata/tiny-a --backend cuda (the fixtures, GPU tolerance)
+#   3. GpuBench + the same shapes in PyTorch (GEMM / attention ratios to cuBLAS / SDPA)
+#   4. bench-real --backend cuda twice: kernel cache empty (every PTX compiled), then reused
+#   5. GpuDitCheck --no-cpu: per-kernel table of one 1024² DiT forward
+#   6. zimage aot-train + zimage bench --backend cuda (cold start through the launcher, demo model)
+#   7. bench-throughput with the device list forced: one CUDA worker via the engine; cuda:0,cuda:1 must be refused
+# Every step runs under its own timeout, so a hang costs one step. VERIFY_STEPS selects steps (default all).
+#   usage (device tool): run(command="bash .device/gpu-verify.sh", carry=[".device"], timeout_s=600)
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+out="${OUT:-/tmp/zimage-out}"; mkdir -p "$out"
+[ -x /tmp/jdk/bin/java ] || tar xJf "$here/jdk.txz" -C /tmp
+JAVA=/tmp/jdk/bin/java
+CP="$here/lib/*"
+FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g -XX:MaxDirectMemorySize=100g"
+steps="${VERIFY_STEPS:-1 2 3 4 5 6 7}"
+want() { [[ " $steps " == *" $1 "* ]]; }
+t0=$SECONDS
+stamp() { echo "=== [$((SECONDS - t0)) s] $*"; }
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader || true
+export CUDA_CACHE_PATH=/tmp/cuda-cache
+status=0
+
+if want 1; then
+  stamp "1 GpuCheck"
+  : > "$out/check.log"
+  for g in ${ZIMAGE_CHECK_GROUPS:-gemm attention norms elementwise conv images graphs variants}; do
+    timeout 90 $JAVA $FLAGS -Dzimage.cuda.syncEachLaunch=true -cp "$CP" dev.zimage4j.kernels.cuda.GpuCheck "$g" >> "$out/check.log" 2>&1 \
+      || { status=1; echo "group $g: exit $?"; }
+  done
+  echo "check: $(grep -c ' ok ' "$out/check.log") ok, $(grep -c ' FAIL ' "$out/check.log") FAIL"; grep ' FAIL ' "$out/check.log" | head -20
+fi
+if want 2; then
+  stamp "2 check-reference tiny-a --backend cuda"
+  timeout 120 $JAVA $FLAGS -Dzimage.root="$PWD" -cp "$CP" dev.zimage4j.cli.Main check-reference testdata/tiny-a --backend cuda > "$out/check-reference.log" 2>&1 || status=1
+  grep -E "FAIL" "$out/check-reference.log" | head; tail -2 "$out/check-reference.log"
+fi
+if want 3; then
+  stamp "3 GpuBench + PyTorch"
+  timeout 150 $JAVA $FLAGS -cp "$CP" dev.zimage4j.kernels.cuda.GpuBench ${ZIMAGE_BENCH_ARGS:---no-sweep} > "$out/bench.log" 2>&1 || status=1
+  PYTHONUNBUFFERED=1 timeout 120 python3 "$here/gpu-bench-torch.py" "$out/bench.log" > "$out/ratios.log" 2>&1 || status=1
+  tail -25 "$out/ratios.log"
+fi
+if want 4; then
+  for i in 1 2; do
+    stamp "4 bench-real process $i (kernel cache $([ $i = 1 ] && echo empty || echo reused), driver JIT cache off)"
+    CUDA_CACHE_DISABLE=1 ZIMAGE_KERNEL_CACHE=/tmp/kcache timeout 150 $JAVA $FLAGS -cp "$CP" dev.zimage4j.cli.Main bench-real --backend cuda \
+      --sizes 1024,512 --runs 5 > "$out/bench-real-$i.log" 2>&1 || status=1
+    sed -n '/=== summary/,$p' "$out/bench-real-$i.log" | head -40
+  done
+fi
+if want 5; then
+  stamp "5 GpuDitCheck --no-cpu"
+  timeout 120 $JAVA $FLAGS -Xmx8g -cp "$CP" dev.zimage4j.dit.GpuDitCheck --no-cpu > "$out/dit.log" 2>&1 || status=1
+  tail -30 "$out/dit.log"
+fi
+if want 6; then
+  stamp "6 zimage aot-train + zimage bench --backend cuda (launcher, demo model)"
+  mkdir -p bench/target/dist && ln -sfn "$here/lib" bench/target/dist/lib && touch bench/target/dist/.built
+  export ZIMAGE_JAVA=$JAVA ZIMAGE_NO_BUILD=1 XDG_CACHE_HOME=/tmp/zcache
+  timeout 90 ./zimage aot-train > "$out/aot-train.log" 2>&1 || { status=1; tail -5 "$out/aot-train.log"; }
+  timeout 240 ./zimage bench --backend cuda ${ZIMAGE_COLD_ARGS:---cold-runs 2 --requests 20 --rounds 2} --out "$out/bench-cuda" > "$out/bench-cuda.log" 2>&1 || status=1
+  grep -E "^(bare|cold)|P50|error|Exception" "$out/bench-cuda.log" | head -30
+  unset ZIMAGE_JAVA ZIMAGE_NO_BUILD
+fi
+if want 7; then
+  stamp "7 bench-throughput --devices cuda:0 (demo model, one CUDA worker behind the queue)"
+  timeout 90 $JAVA $FLAGS -cp "$CP" dev.zimage4j.bench.ThroughputBench --devices cuda:0 --size 1024x1024 --requests 8 --only-all \
+    --out /tmp/zimage-tp > "$out/throughput-1gpu.log" 2>&1 || status=1
+  tail -8 "$out/throughput-1gpu.log"
+  stamp "7 bench-throughput --devices cuda:0,cuda:1 on one GPU: must be refused with a clear error"
+  timeout 60 $JAVA $FLAGS -cp "$CP" dev.zimage4j.bench.ThroughputBench --devices cuda:0,cuda:1 --size 256x256 --requests 2 --only-all \
+    --out /tmp/zimage-tp2 > "$out/throughput-refused.log" 2>&1 && { status=1; echo "NOT refused"; }
+  tail -3 "$out/throughput-refused.log"
+fi
+stamp "done, status $status"
+exit $status
