@@ -964,7 +964,7 @@ public final class CudaBackend implements Backend {
         if (useWgmma && vec && wc.ptr() % 16 == 0 && patchBytes <= IM2COL_MAX_BYTES) {
             // explicit patch matrix in bf16, then the wgmma GEMM with the weight as A: y[C_out, HW] = W · patchesᵀ is CHW as stored
             long patches = scratch(patchBytes);
-            int chunk = K % 16 == 0 ? 16 : 8;
+            int chunk = K % 64 == 0 ? 64 : K % 16 == 0 ? 16 : 8;
             long units = (long) M * (K / chunk);
             elementwise("im2col_bf16_" + chunk, () -> ElementwiseKernels.im2col(chunk), units, patches, x.ptr(), (int) units, M, K,
                     s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
