@@ -22,8 +22,8 @@ step1() {
   stamp "1 GpuCheck"
   : > "$out/check.log"
   for g in ${ZIMAGE_CHECK_GROUPS:-gemm attention norms elementwise conv images graphs variants}; do
-    timeout 90 $JAVA $FLAGS -Dzimage.cuda.syncEachLaunch=true -cp "$CP" dev.zimage4j.kernels.cuda.GpuCheck "$g" >> "$out/check.log" 2>&1 \
-      || { status=1; echo "group $g: exit $?"; }
+    timeout 90 $JAVA $FLAGS -Dzimage.cuda.syncEachLaunch=true -cp "$CP" dev.zimage4j.kernels.cuda.GpuCheck "$g" >> "$out/check.log" 2>&1
+    local rc=$?; [ $rc = 0 ] || { status=1; echo "group $g: exit $rc"; }
   done
   echo "check: $(grep -c ' ok ' "$out/check.log") ok, $(grep -c ' FAIL ' "$out/check.log") FAIL"; grep ' FAIL ' "$out/check.log" | head -20
 }
