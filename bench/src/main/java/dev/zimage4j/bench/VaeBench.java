@@ -2,6 +2,7 @@ package dev.zimage4j.bench;
 
 import dev.zimage4j.kernels.Backend;
 import dev.zimage4j.kernels.Backends;
+import dev.zimage4j.kernels.cuda.CudaBackend;
 import dev.zimage4j.modelgen.RandomInit;
 import dev.zimage4j.modelgen.VaeShapes;
 import dev.zimage4j.safetensors.DType;
@@ -20,12 +21,14 @@ import java.util.SplittableRandom;
  * test run):
  * <pre>
  * java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp 'bench/target/dist/lib/*' \
- *      dev.zimage4j.bench.VaeBench --vae DIR [--sizes 512,1024] [--repeat 2] [--encode] [--backend cpu]
+ *      dev.zimage4j.bench.VaeBench --vae DIR [--sizes 512,1024] [--repeat 2] [--encode] [--backend cpu] [--profile]
  * </pre>
  * When {@code DIR} has no {@code config.json}, random bf16 weights with the FLUX VAE's shapes (168 MB) are
  * written there first. For each image size: the workspace is allocated once (its size printed), then the
  * first decode (JIT, page faults) and the best and mean of the repeats are timed; the achieved rate is the
  * decoder's arithmetic (convolutions and the mid attention, counted from the config) over the best time.
+ * With {@code --profile} on the CUDA backend, one more decode per size runs eagerly with every kernel timed
+ * ({@link CudaBackend#startProfile}) and the per-kernel table is printed.
  */
 public final class VaeBench {
     private VaeBench() {
@@ -35,7 +38,7 @@ public final class VaeBench {
         Path dir = null;
         int[] sizes = {512, 1024};
         int repeat = 2;
-        boolean encode = false;
+        boolean encode = false, profile = false;
         String backendName = "cpu";
         for (int i = 0; i < argv.length; i++) {
             switch (argv[i]) {
@@ -43,6 +46,7 @@ public final class VaeBench {
                 case "--sizes" -> sizes = Arrays.stream(argv[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--repeat" -> repeat = Integer.parseInt(argv[++i]);
                 case "--encode" -> encode = true;
+                case "--profile" -> profile = true;
                 case "--backend" -> backendName = argv[++i];
                 default -> throw new IllegalArgumentException("unknown argument " + argv[i] + "; see the class Javadoc");
             }
@@ -70,6 +74,13 @@ public final class VaeBench {
                 double gflop = decoderFlops(c, h, h) / 1e9;
                 try (VaeWorkspace ws = vae.decoder().allocate(h, h)) {
                     report("decode", size, ws.bytes(), gflop, repeat, () -> vae.decoder().decode(ws, z, out));
+                    if (profile && backend instanceof CudaBackend cuda) {
+                        cuda.startProfile();
+                        long t0 = System.nanoTime();
+                        vae.decoder().decode(ws, z, out);
+                        System.out.printf("per-kernel GPU times, one eager (profiled, no graph) decode at %d², wall %.1f ms:%n%s", size,
+                                (System.nanoTime() - t0) / 1e6, cuda.profileReport());
+                    }
                 }
                 if (encode && vae.hasEncoder()) {
                     float[] img = new float[3 * size * size];

@@ -25,6 +25,14 @@ public final class DitWorkspace implements AutoCloseable {
     // output
     final Tensor out;      // [C, Hl, Wl]
 
+    // sampling on the backend (ZImageTransformer.forwardAndUpdate): per-step inputs, selected by device copies
+    /** Steps a {@link #setSchedule} table holds. */
+    public static final int MAX_SCHEDULE_STEPS = 128;
+    final Tensor schedule;   // [2, MAX_SCHEDULE_STEPS]: model times, then update factors
+    final Tensor stepFactor; // [1]: latent += stepFactor · out after the forward
+    /** Graph key of the forward followed by the update (the plain forward is keyed by the workspace itself). */
+    final Object updateKey = new Object();
+
     // shape-only constants
     final Tensor ropeCos, ropeSin; // [S, headDim/2], joint order
 
@@ -38,17 +46,18 @@ public final class DitWorkspace implements AutoCloseable {
 
     // embedders
     final Tensor patches;     // [N, 64]
-    final Tensor capNormed;   // [Lc, capFeatDim]
+    final Tensor capNormed;   // [Lc, capFeatDim], matrix operand
 
     // the joint sequence U = [X ; E], and the block scratch (sized for S rows; refiners use row views)
     final Tensor joint;       // [S, d]
-    final Tensor normed;      // [S, d]: modulated norm output, then the attention output
-    final Tensor q, k, v;     // [S, d]
+    final Tensor normed;      // [S, d], matrix operand: the modulated norm output, input of the q/k/v and FFN GEMMs
+    final Tensor q, k, v;     // [S, d]: projections (q rotated in place; k then holds the attention output)
+    final Tensor kRot;        // [S, d], matrix operand: k after QK-norm and RoPE, attention input
     final Tensor branch;      // [S, d]: attention or FFN branch output before the sandwich norm
     final Tensor ffnHidden;   // [S, f]
 
     // final layer
-    final Tensor finalNormed; // [N, d]
+    final Tensor finalNormed; // [N, d], matrix operand
     final Tensor outTokens;   // [N, 64]
 
     DitWorkspace(Backend backend, DitShapes shapes, TokenLayout layout) {
@@ -62,6 +71,8 @@ public final class DitWorkspace implements AutoCloseable {
             t = alloc(1);
             caption = alloc(lc, c.capFeatDim());
             out = alloc(c.inChannels(), layout.latentH(), layout.latentW());
+            schedule = alloc(2, MAX_SCHEDULE_STEPS);
+            stepFactor = alloc(1);
             ropeCos = alloc(s, c.headDim() / 2);
             ropeSin = alloc(s, c.headDim() / 2);
             tFreq = alloc(1, shapes.tFreqDim());
@@ -71,15 +82,16 @@ public final class DitWorkspace implements AutoCloseable {
             modulation = alloc(1, 4 * d);
             finalScale = alloc(1, d);
             patches = alloc(n, c.patchVector());
-            capNormed = alloc(lc, c.capFeatDim());
+            capNormed = operand(lc, c.capFeatDim());
             joint = alloc(s, d);
-            normed = alloc(s, d);
+            normed = operand(s, d);
             q = alloc(s, d);
             k = alloc(s, d);
             v = alloc(s, d);
+            kRot = operand(s, d);
             branch = alloc(s, d);
             ffnHidden = alloc(s, c.ffnHidden());
-            finalNormed = alloc(n, d);
+            finalNormed = operand(n, d);
             outTokens = alloc(n, c.patchVector());
             backend.upload(ropeCos, rope.cos());
             backend.upload(ropeSin, rope.sin());
@@ -91,6 +103,13 @@ public final class DitWorkspace implements AutoCloseable {
 
     private Tensor alloc(int... shape) {
         Tensor x = backend.alloc(shape);
+        owned.add(x);
+        return x;
+    }
+
+    /** A tensor only norms write and matrix products read ({@link Backend#allocOperand}: bf16 on the GPU). */
+    private Tensor operand(int... shape) {
+        Tensor x = backend.allocOperand(shape);
         owned.add(x);
         return x;
     }
@@ -115,12 +134,36 @@ public final class DitWorkspace implements AutoCloseable {
         return caption;
     }
 
+    /**
+     * Uploads the per-step inputs of a sampling run on the backend: step i runs the forward at model time
+     * {@code modelTimes[i]}, then {@code latent += factors[i] · output} ({@link ZImageTransformer#forwardAndUpdate}).
+     */
+    public void setSchedule(float[] modelTimes, float[] factors) {
+        int n = modelTimes.length;
+        if (factors.length != n || n < 1 || n > MAX_SCHEDULE_STEPS)
+            throw new IllegalArgumentException("schedule of " + n + " model times and " + factors.length + " factors; 1.." + MAX_SCHEDULE_STEPS + " steps, one each");
+        for (int i = 0; i < n; i++)
+            if (!Float.isFinite(modelTimes[i]) || !Float.isFinite(factors[i]))
+                throw new IllegalArgumentException("schedule step " + i + " is not finite: model time " + modelTimes[i] + ", factor " + factors[i]);
+        float[] table = new float[2 * MAX_SCHEDULE_STEPS];
+        System.arraycopy(modelTimes, 0, table, 0, n);
+        System.arraycopy(factors, 0, table, MAX_SCHEDULE_STEPS, n);
+        backend.upload(schedule, table);
+    }
+
+    /** Makes step {@code i} of the {@link #setSchedule} table the current inputs: two device-side copies, no host round trip. */
+    public void selectStep(int i) {
+        if (i < 0 || i >= MAX_SCHEDULE_STEPS) throw new IllegalArgumentException("step " + i + " outside the schedule table");
+        backend.copy(t, schedule.view(i, 1));
+        backend.copy(stepFactor, schedule.view(MAX_SCHEDULE_STEPS + i, 1));
+    }
+
     /** The model output {@code [C, Hl, Wl]} (v̂ ≈ x₀ − ε, not negated). */
     public Tensor output() {
         return out;
     }
 
-    /** Bytes of activation memory held (float32). */
+    /** Bytes of activation memory held, counted as float32 (an upper bound where operands are stored in bf16). */
     public long bytes() {
         long n = 0;
         for (Tensor x : owned) n += x.numel() * 4;

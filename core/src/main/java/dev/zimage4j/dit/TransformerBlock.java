@@ -12,7 +12,8 @@ import dev.zimage4j.kernels.Tensor;
  * <pre>
  *   m = W_ada·temb + b                         (modulated only: scale_msa, gate_msa, scale_mlp, gate_mlp)
  *   a = RMSNorm₁(x) ⊙ (1 + scale_msa)
- *   x = x + tanh(gate_msa) ⊙ RMSNorm₂(Attention(a))
+ *   q, k, v = Wq·a, Wk·a, Wv·a ;  q, k = RoPE(RMSNorm_q(q)), RoPE(RMSNorm_k(k))   (per head)
+ *   x = x + tanh(gate_msa) ⊙ RMSNorm₂(Wo·Attention(q, k, v))
  *   b = RMSNorm₃(x) ⊙ (1 + scale_mlp)
  *   x = x + tanh(gate_mlp) ⊙ RMSNorm₄(W2·(silu(W1·b) ⊙ W3·b))
  * </pre>
@@ -31,6 +32,8 @@ final class TransformerBlock {
         int s = x.rows(), d = c.dim(), heads = c.nHeads(), hd = c.headDim();
         float eps = c.normEps();
         Tensor a = ws.normed.rows(0, s), q = ws.q.rows(0, s), k = ws.k.rows(0, s), v = ws.v.rows(0, s);
+        Tensor kRot = ws.kRot.rows(0, s);
+        Tensor attended = k; // k's own values are dead once rotated into kRot
         Tensor branch = ws.branch.rows(0, s), ffn = ws.ffnHidden.rows(0, s);
 
         // adaLN: one modulation vector for every token, from the timestep embedding (no SiLU before it)
@@ -48,12 +51,12 @@ final class TransformerBlock {
         b.linear(q, a, w.toQ(), null);
         b.linear(k, a, w.toK(), null);
         b.linear(v, a, w.toV(), null);
-        b.rmsNorm(q.reshape(s * heads, hd), q.reshape(s * heads, hd), w.normQ(), null, eps); // QK-norm per head
-        b.rmsNorm(k.reshape(s * heads, hd), k.reshape(s * heads, hd), w.normK(), null, eps);
-        b.rope(q, cos, sin, heads, Rope.INTERLEAVED);
-        b.rope(k, cos, sin, heads, Rope.INTERLEAVED);
-        b.attention(a, q, k, v, AttentionSpec.full(heads, hd, s)); // pad tokens are attended to: no mask
-        b.linear(branch, a, w.toOut(), null);
+        // QK-norm per head, then RoPE. q stays f32 (in place: the Hopper attention kernel converts Q as it loads it),
+        // k becomes the bf16 operand the attention kernel streams without a conversion pass
+        b.rmsNormRope(q, q, w.normQ(), cos, sin, heads, Rope.INTERLEAVED, eps);
+        b.rmsNormRope(kRot, k, w.normK(), cos, sin, heads, Rope.INTERLEAVED, eps);
+        b.attention(attended, q, kRot, v, AttentionSpec.full(heads, hd, s)); // pad tokens are attended to: no mask
+        b.linear(branch, attended, w.toOut(), null);
         b.gatedResidualRmsNorm(x, branch, w.attentionNorm2(), gateMsa, eps);
 
         // SwiGLU feed-forward

@@ -128,16 +128,34 @@ public final class ZImageTransformer implements AutoCloseable {
 
     /** Uploads the inputs into {@code ws}, runs {@link #forward(DitWorkspace)}, downloads the output into {@code out}. */
     public void forward(DitWorkspace ws, float[] latent, float t, float[] caption, float[] out) {
+        if (!Float.isFinite(t)) throw new IllegalArgumentException("model time " + t + " is not finite");
+        setInputs(ws, latent, caption);
+        backend.upload(ws.t, new float[]{t});
+        forward(ws);
+        backend.download(ws.out, out);
+    }
+
+    /** Checks and uploads the latent {@code [C, Hl, Wl]} and the caption features into {@code ws}. */
+    public void setInputs(DitWorkspace ws, float[] latent, float[] caption) {
         check("latent", latent.length, ws.latent.numel());
         check("caption", caption.length, ws.caption.numel());
         for (float x : latent) if (!Float.isFinite(x)) throw new IllegalArgumentException("latent holds a non-finite value");
         for (float x : caption) if (!Float.isFinite(x)) throw new IllegalArgumentException("caption features hold a non-finite value");
-        if (!Float.isFinite(t)) throw new IllegalArgumentException("model time " + t + " is not finite");
         backend.upload(ws.latent, latent);
-        backend.upload(ws.t, new float[]{t});
         backend.upload(ws.caption, caption);
-        forward(ws);
-        backend.download(ws.out, out);
+    }
+
+    /**
+     * One sampler step without leaving the backend, recorded as one graph per workspace: the forward on the
+     * inputs in {@code ws}, then {@code latent += stepFactor · output} (the Euler update
+     * {@code x ← x + (σᵢ₊₁ − σᵢ)·(−v)} with {@code stepFactor = σᵢ − σᵢ₊₁}), both values chosen per step by
+     * {@link DitWorkspace#selectStep}. The latent stays in {@link DitWorkspace#latent()} for the next step.
+     */
+    public void forwardAndUpdate(DitWorkspace ws) {
+        backend.replay(ws.updateKey, () -> {
+            run(ws);
+            backend.axpy(ws.latent, ws.stepFactor, ws.out);
+        });
     }
 
     private static void check(String what, int got, long want) {

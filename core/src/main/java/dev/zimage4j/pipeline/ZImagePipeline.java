@@ -293,12 +293,12 @@ public final class ZImagePipeline implements ImageGenerator {
             final ProgressListener listener = progress;
             long d0 = System.nanoTime();
             long[] last = {d0};
-            float[] latents = denoise(start.latents(), lh, lw, pos, neg, start.schedule(), guidance, (step, x) -> {
+            float[] latents = denoise(start.latents(), lh, lw, pos, neg, start.schedule(), guidance, StepListener.progress(step -> {
                 long now = System.nanoTime();
                 stages.put("step " + (step + 1), (now - last[0]) / 1e6);
                 last[0] = now;
                 listener.onStep(image, step + 1, steps);
-            }, cancel);
+            }), cancel);
             stages.put("denoise", (System.nanoTime() - d0) / 1e6);
             cancel.check();
             long v0 = System.nanoTime();
@@ -372,7 +372,28 @@ public final class ZImagePipeline implements ImageGenerator {
     /** Called after each denoising step with the step index (0-based) and the latents after it. */
     @FunctionalInterface
     public interface StepListener {
+        /** {@code latents} is null for a listener that does not {@link #needsLatents()} when the latents stay on the backend. */
         void afterStep(int step, float[] latents);
+
+        /** Whether {@link #afterStep} reads the latents: if not, a device-resident backend keeps them on the device. */
+        default boolean needsLatents() {
+            return true;
+        }
+
+        /** A listener that only follows progress: it is called when step i has finished, without the latents. */
+        static StepListener progress(java.util.function.IntConsumer afterStep) {
+            return new StepListener() {
+                @Override
+                public void afterStep(int step, float[] latents) {
+                    afterStep.accept(step);
+                }
+
+                @Override
+                public boolean needsLatents() {
+                    return false;
+                }
+            };
+        }
     }
 
     /**
@@ -382,6 +403,9 @@ public final class ZImagePipeline implements ImageGenerator {
     public float[] denoise(float[] latents, int latentH, int latentW, Caption positive, Caption negative,
                            FlowMatchSchedule schedule, Guidance guidance, StepListener listener, CancellationToken cancel) {
         if (guidance.enabled() && negative == null) throw new IllegalArgumentException("guidance is on but no negative caption was given");
+        if (backend.deviceResident() && !guidance.enabled() && !options.bf16ModelInput() && (listener == null || !listener.needsLatents())
+                && schedule.steps() <= DitWorkspace.MAX_SCHEDULE_STEPS)
+            return denoiseOnDevice(latents, latentH, latentW, positive, schedule, listener, cancel);
         float[] input = options.bf16ModelInput() ? new float[latents.length] : latents;
         float[] v = new float[latents.length], vNeg = negative == null ? null : new float[latents.length];
         DitWorkspace posWs = ditWorkspace(latentH, latentW, positive.tokens());
@@ -400,6 +424,40 @@ public final class ZImagePipeline implements ImageGenerator {
             schedule.step(i, latents, v);
             if (listener != null) listener.afterStep(i, latents);
         }
+        return latents;
+    }
+
+    /**
+     * {@link #denoise} without guidance on a device-resident backend: the latents, caption and schedule are uploaded
+     * once, each step is one recorded graph (forward, then the Euler update {@code x += (σᵢ − σᵢ₊₁)·v}) selected by
+     * two device-side copies, and the latents come back once at the end. The host waits only for step i − 1 while
+     * step i runs (progress, cancellation), so the GPU never idles between steps.
+     */
+    private float[] denoiseOnDevice(float[] latents, int latentH, int latentW, Caption positive, FlowMatchSchedule schedule,
+                                    StepListener listener, CancellationToken cancel) {
+        DitWorkspace ws = ditWorkspace(latentH, latentW, positive.tokens());
+        int steps = schedule.steps();
+        float[] times = new float[steps], factors = new float[steps];
+        for (int i = 0; i < steps; i++) {
+            times[i] = schedule.modelTime(i);
+            factors[i] = schedule.sigma(i) - schedule.sigma(i + 1); // x + (σᵢ₊₁ − σᵢ)·(−v) = x + (σᵢ − σᵢ₊₁)·v
+        }
+        dit.setInputs(ws, latents, positive.features());
+        ws.setSchedule(times, factors);
+        Backend.Fence previous = null;
+        for (int i = 0; i < steps; i++) {
+            if (cancel != null) cancel.check();
+            ws.selectStep(i);
+            dit.forwardAndUpdate(ws);
+            Backend.Fence done = backend.fence();
+            if (previous != null) {
+                previous.await();
+                if (listener != null) listener.afterStep(i - 1, null);
+            }
+            previous = done;
+        }
+        backend.download(ws.latent(), latents);
+        if (listener != null) listener.afterStep(steps - 1, null);
         return latents;
     }
 
@@ -429,7 +487,9 @@ public final class ZImagePipeline implements ImageGenerator {
         float[] z = latents.clone();
         vae.decoder().toVaeSpace(z);
         float[] image = vae.decoder().decode(z, latentH, latentW);
-        for (int i = 0; i < image.length; i++) image[i] = Math.clamp(image[i] / 2f + 0.5f, 0f, 1f);
+        inChunks(image.length, (lo, hi) -> {
+            for (int i = lo; i < hi; i++) image[i] = Math.clamp(image[i] / 2f + 0.5f, 0f, 1f);
+        });
         return image;
     }
 
@@ -452,9 +512,18 @@ public final class ZImagePipeline implements ImageGenerator {
         int plane = height * width;
         if (chw.length != 3 * plane) throw new IllegalArgumentException("image has " + chw.length + " values, not 3×" + height + "×" + width);
         byte[] rgb = new byte[3 * plane];
-        for (int p = 0; p < plane; p++)
-            for (int c = 0; c < 3; c++) rgb[3 * p + c] = (byte) (int) Math.rint(chw[c * plane + p] * 255f);
+        inChunks(plane, (lo, hi) -> {
+            for (int p = lo; p < hi; p++)
+                for (int c = 0; c < 3; c++) rgb[3 * p + c] = (byte) (int) Math.rint(chw[c * plane + p] * 255f);
+        });
         return rgb;
+    }
+
+    /** Runs {@code body(lo, hi)} over {@code [0, n)} in chunks of 2¹⁶ on the common pool: the per-pixel loops of a 1024² image take milliseconds on one core. */
+    private static void inChunks(int n, java.util.function.BiConsumer<Integer, Integer> body) {
+        int chunk = 1 << 16;
+        java.util.stream.IntStream.range(0, (n + chunk - 1) / chunk).parallel()
+                .forEach(i -> body.accept(i * chunk, Math.min(n, (i + 1) * chunk)));
     }
 
     /** Weights held beyond the mapping, plus the DiT and VAE workspaces currently kept. Safe to call during a generation. */

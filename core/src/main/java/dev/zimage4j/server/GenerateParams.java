@@ -31,16 +31,7 @@ record GenerateParams(GenerationRequest request, String model, Output output) {
     static GenerateParams parse(JsonNode body, EngineConfig config) {
         checkFields(body, FIELDS);
         int[] size = config.defaultWidthHeight();
-        GenerationRequest r = new GenerationRequest(
-                requiredString(body, "prompt"),
-                optString(body, "negative_prompt", ""),
-                optInt(body, "width", size[0]),
-                optInt(body, "height", size[1]),
-                optInt(body, "steps", config.defaultSteps()),
-                optNumber(body, "guidance", 0.0),
-                optLong(body, "seed", 0L),
-                optInt(body, "count", 1),
-                null, 0.6);
+        GenerationRequest r = request(body, config, optInt(body, "width", size[0]), optInt(body, "height", size[1]), "count");
         String out = optString(body, "output", "png");
         Output output = switch (out) {
             case "png" -> Output.PNG;
@@ -68,15 +59,7 @@ record GenerateParams(GenerationRequest request, String model, Output output) {
                 throw HttpError.badRequest("size", "size must be WIDTHxHEIGHT, e.g. 1024x1024; got '" + s + "'");
             }
         }
-        GenerationRequest r = new GenerationRequest(
-                requiredString(body, "prompt"),
-                optString(body, "negative_prompt", ""),
-                size[0], size[1],
-                optInt(body, "steps", config.defaultSteps()),
-                optNumber(body, "guidance", 0.0),
-                optLong(body, "seed", 0L),
-                optInt(body, "n", 1),
-                null, 0.6);
+        GenerationRequest r = request(body, config, size[0], size[1], "n");
         String fmt = optString(body, "response_format", "b64_json");
         Output output = switch (fmt) {
             case "b64_json" -> Output.BASE64;
@@ -95,6 +78,19 @@ record GenerateParams(GenerationRequest request, String model, Output output) {
             throw HttpError.badRequest(f, e.getMessage());
         }
         return new GenerateParams(r, optString(body, "model", null), output);
+    }
+
+    /** The fields both APIs share (text-to-image: no init image); {@code countField} is how the API spells the image count. */
+    private static GenerationRequest request(JsonNode body, EngineConfig config, int width, int height, String countField) {
+        return new GenerationRequest(
+                requiredString(body, "prompt"),
+                optString(body, "negative_prompt", ""),
+                width, height,
+                optInt(body, "steps", config.defaultSteps()),
+                optNumber(body, "guidance", 0.0),
+                optLong(body, "seed", 0L),
+                optInt(body, countField, 1),
+                null, 0.6);
     }
 
     private static void checkFields(JsonNode body, Set<String> known) {

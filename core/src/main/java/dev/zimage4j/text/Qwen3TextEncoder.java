@@ -119,10 +119,8 @@ public final class Qwen3TextEncoder implements AutoCloseable {
         backend.linear(w.q(), w.normed(), p.qProj(), null);
         backend.linear(w.k(), w.normed(), p.kProj(), null);
         backend.linear(w.v(), w.normed(), p.vProj(), null);
-        backend.rmsNorm(w.qHeads(), w.qHeads(), p.qNorm(), null, eps);   // per head, over headDim
-        backend.rmsNorm(w.kHeads(), w.kHeads(), p.kNorm(), null, eps);
-        backend.rope(w.q(), w.cos(), w.sin(), config.numHeads(), Rope.HALF);
-        backend.rope(w.k(), w.cos(), w.sin(), config.numKvHeads(), Rope.HALF);
+        backend.rmsNormRope(w.q(), w.q(), p.qNorm(), w.cos(), w.sin(), config.numHeads(), Rope.HALF, eps);   // QK-norm per head, RoPE
+        backend.rmsNormRope(w.k(), w.k(), p.kNorm(), w.cos(), w.sin(), config.numKvHeads(), Rope.HALF, eps);
         backend.attention(w.attn(), w.q(), w.k(), w.v(), causal);
         backend.linearAdd(w.x(), w.attn(), p.oProj(), null);             // x += Wo · attn
         // SwiGLU MLP block

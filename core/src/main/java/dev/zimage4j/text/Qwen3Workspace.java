@@ -15,8 +15,8 @@ import java.util.Map;
  * every call at a given length runs on the very same tensors (what a recorded GPU graph needs).
  */
 final class Qwen3Workspace {
-    /** The tensors of one sequence length; {@code qHeads}/{@code kHeads} are q/k seen as one row per head for the per-head norms. */
-    record Views(int length, Tensor x, Tensor normed, Tensor q, Tensor k, Tensor v, Tensor qHeads, Tensor kHeads,
+    /** The tensors of one sequence length. */
+    record Views(int length, Tensor x, Tensor normed, Tensor q, Tensor k, Tensor v,
                  Tensor attn, Tensor mlp, Tensor cos, Tensor sin) {
     }
 
@@ -34,7 +34,7 @@ final class Qwen3Workspace {
         int qw = c.numHeads() * c.headDim(), kvw = c.numKvHeads() * c.headDim(), half = c.headDim() / 2;
         try {
             x = own(backend.alloc(capacity, c.hiddenSize()));
-            normed = own(backend.alloc(capacity, c.hiddenSize()));
+            normed = own(backend.allocOperand(capacity, c.hiddenSize())); // written by norms, read by GEMMs only
             q = own(backend.alloc(capacity, qw));
             k = own(backend.alloc(capacity, kvw));
             v = own(backend.alloc(capacity, kvw));
@@ -63,10 +63,7 @@ final class Qwen3Workspace {
     /** The buffers for a sequence of {@code length} ≤ capacity tokens. */
     Views views(int length) {
         return views.computeIfAbsent(length, l -> {
-            int hd = config.headDim();
-            Tensor ql = q.rows(0, l), kl = k.rows(0, l);
-            return new Views(l, x.rows(0, l), normed.rows(0, l), ql, kl, v.rows(0, l),
-                    ql.reshape(l * config.numHeads(), hd), kl.reshape(l * config.numKvHeads(), hd),
+            return new Views(l, x.rows(0, l), normed.rows(0, l), q.rows(0, l), k.rows(0, l), v.rows(0, l),
                     attn.rows(0, l), mlp.rows(0, l), cos.rows(0, l), sin.rows(0, l));
         });
     }

@@ -9,7 +9,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A {@link Backend} that delegates to another, counts the tensors it has allocated and not released, and
- * can be told to fail the n-th next {@code alloc} (as a device running out of memory would), for testing
+ * can be told to fail the n-th next {@code alloc} or {@code allocOperand} (as a device running out of memory would), for testing
  * that partly built workspaces free what they took.
  */
 public final class AllocFailingBackend {
@@ -21,7 +21,7 @@ public final class AllocFailingBackend {
 
     public AllocFailingBackend(Backend delegate) {
         backend = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[]{Backend.class}, (proxy, m, args) -> {
-            boolean alloc = m.getName().equals("alloc");
+            boolean alloc = m.getName().equals("alloc") || m.getName().equals("allocOperand");
             if (alloc && allocsLeft.getAndDecrement() <= 0) throw new IllegalStateException(MESSAGE);
             Object result;
             try {

@@ -41,6 +41,41 @@ public interface Backend extends AutoCloseable {
     /** A new zero-filled tensor. Allocate workspaces once, not per call. */
     Tensor alloc(int... shape);
 
+    /**
+     * A new zero-filled tensor used only as a matrix-product operand: written only by {@link #rmsNorm},
+     * {@link #layerNorm} and {@link #rmsNormRope}, read only as {@code x} of {@link #linear}, {@link #linearAdd},
+     * {@link #linearSwiGLU} and as {@code q, k, v} of {@link #attention} (and moved by upload, download, copy).
+     * A backend may store it in its multiplication precision, so that the producing norm writes what the
+     * tensor cores read and no conversion pass runs in between (the CUDA backend: bf16 when the last axis is a
+     * multiple of 8); other ops may reject it. The default is a plain {@link #alloc}.
+     */
+    default Tensor allocOperand(int... shape) {
+        return alloc(shape);
+    }
+
+    /**
+     * Whether tensors live in separate device memory, so that moving activations to the host and back costs
+     * transfers and a synchronisation: callers then keep loop state (the sampler's latents) on the backend.
+     * False unless overridden.
+     */
+    default boolean deviceResident() {
+        return false;
+    }
+
+    /** A point in the op stream: {@link #await()} returns once every op enqueued before it has finished. */
+    interface Fence {
+        /** Blocks until the ops before this fence have finished. */
+        void await();
+    }
+
+    /**
+     * A fence after every op enqueued so far, for following progress without draining the queue (wait for step
+     * i − 1 while step i runs). Not inside {@link #replay}. The default waits for everything ({@link #sync}).
+     */
+    default Fence fence() {
+        return this::sync;
+    }
+
     /** Copies {@code src} (length {@code dst.numel()}) into {@code dst}. May be asynchronous. */
     void upload(Tensor dst, float[] src);
 
@@ -118,6 +153,21 @@ public interface Backend extends AutoCloseable {
      */
     void rmsNorm(Tensor y, Tensor x, Weight w, Tensor scale, float eps);
 
+    /**
+     * The attention Q/K path: per-head RMSNorm (weight {@code w} of {@code D = x.cols()/heads} elements, no
+     * scale) followed by the rotary embedding, {@code y = rope(rmsNorm(x))} on {@code x [S, heads·D]}, same
+     * arithmetic as {@link #rmsNorm} on {@code x} seen as {@code [S·heads, D]} then {@link #rope} (which is
+     * the default). {@code y} may alias {@code x}, or be an {@link #allocOperand} tensor for {@link #attention}.
+     */
+    default void rmsNormRope(Tensor y, Tensor x, Weight w, Tensor cos, Tensor sin, int heads, Rope layout, float eps) {
+        int s = x.rows(), d = heads > 0 ? x.cols() / heads : 0;
+        if (heads <= 0 || d * heads != x.cols() || y.numel() != x.numel() || y.cols() != x.cols())
+            throw new IllegalArgumentException("rmsNormRope: shapes do not match: y " + Tensor.shapeString(y.shape()) + " x "
+                    + Tensor.shapeString(x.shape()) + " heads " + heads);
+        rmsNorm(y.reshape(s * heads, d), x.reshape(s * heads, d), w, null, eps);
+        rope(y, cos, sin, heads, layout);
+    }
+
     /** Row-wise LayerNorm without affine, optional adaLN scale: {@code y = (x − μ)/sqrt(σ² + eps) ⊙ (1 + scale)}. */
     void layerNorm(Tensor y, Tensor x, Tensor scale, float eps);
 
@@ -162,6 +212,18 @@ public interface Backend extends AutoCloseable {
 
     /** {@code y += alpha · x} (the Euler update, CFG); equal element counts. */
     void axpy(Tensor y, float alpha, Tensor x);
+
+    /**
+     * {@code y += alpha[0] · x} with the factor in a one-element tensor, so a recorded graph ({@link #replay})
+     * uses the value current when it runs (the sampler's Euler update with a per-step σ difference). The
+     * default reads the factor back to the host and calls {@link #axpy(Tensor, float, Tensor)}.
+     */
+    default void axpy(Tensor y, Tensor alpha, Tensor x) {
+        if (alpha.numel() != 1) throw new IllegalArgumentException("axpy: alpha must have one element, got " + Tensor.shapeString(alpha.shape()));
+        float[] a = new float[1];
+        download(alpha, a);
+        axpy(y, a[0], x);
+    }
 
     /** {@code y = alpha · x + beta}; may alias. */
     void scale(Tensor y, Tensor x, float alpha, float beta);

@@ -59,7 +59,8 @@ public final class CudaBackend implements Backend {
     private MemorySegment[] uploadDone;   // event per ring buffer: its last DMA has finished
     private int uploadNext;
     private long idsDevice, idsCapacity;  // device scratch for embedding ids
-    private long scratch, scratchBytes;   // device scratch for bf16 copies of activations (GEMM A, attention Q/K/V)
+    private long scratch, scratchBytes;   // device scratch for bf16 copies of activations (GEMM A, attention Q/K/V), conv patch matrices
+    private long dryScratchNeed;          // the most scratch a dry pass of replay asked for
     private final java.util.List<Long> retiredScratch = new java.util.ArrayList<>(); // may still be referenced by graphs
     private boolean closed;
 
@@ -234,7 +235,17 @@ public final class CudaBackend implements Backend {
         if (capturing) throw new IllegalStateException(op + " synchronises with the host and cannot be recorded in a graph (replay)");
     }
 
+    /** A float32 tensor of this backend (every op but the few that also take a bf16 operand, {@link #operand}). */
     private static CudaTensor t(Tensor x) {
+        CudaTensor c = operand(x);
+        if (c.bf16)
+            throw new IllegalArgumentException("tensor " + x + " is a bf16 matrix operand (allocOperand): only norms and rmsNormRope write it, "
+                    + "only linear, linearAdd, linearSwiGLU and attention read it");
+        return c;
+    }
+
+    /** A tensor of this backend, f32 or a bf16 operand ({@link #allocOperand}). */
+    private static CudaTensor operand(Tensor x) {
         if (x instanceof CudaTensor c) return c;
         throw new IllegalArgumentException("tensor " + x + " does not belong to a CUDA backend");
     }
@@ -267,6 +278,54 @@ public final class CudaBackend implements Backend {
         return new CudaTensor(this, p, n, 0, shape.clone(), null);
     }
 
+    /**
+     * bf16 storage when the last axis is a multiple of 8 (every row view then starts 16-B aligned, as the
+     * tensor-core kernels' cp.async loads need); otherwise a float32 tensor, converted per GEMM as before.
+     */
+    @Override
+    public Tensor allocOperand(int... shape) {
+        if (shape.length == 0 || shape[shape.length - 1] % 8 != 0) return alloc(shape);
+        enter();
+        noCapture("allocOperand");
+        long n = 1;
+        for (int d : shape) {
+            if (d < 1) throw new IllegalArgumentException("allocOperand: shape " + Arrays.toString(shape) + " has a dim < 1");
+            n *= d;
+        }
+        long p = cu.malloc(2 * n);
+        cu.memsetZeroAsync(p, (n + 1) / 2);
+        return new CudaTensor(this, p, n, 0, shape.clone(), null, true);
+    }
+
+    /** True: tensors are device memory; keep loop state there. */
+    @Override
+    public boolean deviceResident() {
+        return true;
+    }
+
+    private final MemorySegment[] fenceEvents = new MemorySegment[4];
+    private int fenceNext;
+
+    /**
+     * An event recorded on the stream. Fences reuse a ring of 4 events: a fence whose event was recorded again
+     * by a later fence waits for that later point, which still satisfies its contract.
+     */
+    @Override
+    public Fence fence() {
+        enter();
+        noCapture("fence");
+        int i = fenceNext;
+        fenceNext = (fenceNext + 1) % fenceEvents.length;
+        if (fenceEvents[i] == null) fenceEvents[i] = cu.eventCreate();
+        MemorySegment ev = fenceEvents[i];
+        cu.eventRecord(ev);
+        return () -> {
+            if (closed) return;
+            cu.makeCurrent();
+            cu.eventSynchronize(ev);
+        };
+    }
+
     private MemorySegment staging(long bytes) {
         if (staging == null || staging.byteSize() < bytes) {
             if (staging != null) cu.freeHost(staging);
@@ -279,13 +338,14 @@ public final class CudaBackend implements Backend {
     public void upload(Tensor dst, float[] src) {
         enter();
         noCapture("upload");
-        CudaTensor d = t(dst);
+        CudaTensor d = operand(dst);
         if (src.length != d.numel())
             throw new IllegalArgumentException("upload: " + src.length + " floats into tensor " + Tensor.shapeString(d.shape));
-        long bytes = 4L * src.length;
+        long bytes = (long) d.elementBytes() * src.length;
         cu.synchronize(); // the staging buffer may still feed an earlier copy
         MemorySegment s = staging(bytes);
-        MemorySegment.copy(src, 0, s, ValueLayout.JAVA_FLOAT, 0, src.length);
+        if (d.bf16) for (int i = 0; i < src.length; i++) s.setAtIndex(ValueLayout.JAVA_SHORT, i, FloatConversion.floatToBf16(src[i]));
+        else MemorySegment.copy(src, 0, s, ValueLayout.JAVA_FLOAT, 0, src.length);
         cu.copyHtoDAsync(d.ptr(), s, bytes);
         cu.synchronize();
     }
@@ -294,23 +354,26 @@ public final class CudaBackend implements Backend {
     public void download(Tensor src, float[] dst) {
         enter();
         noCapture("download");
-        CudaTensor s = t(src);
+        CudaTensor s = operand(src);
         if (dst.length < s.numel())
             throw new IllegalArgumentException("download: tensor " + Tensor.shapeString(s.shape) + " into " + dst.length + " floats");
-        long bytes = 4L * s.numel();
+        long bytes = (long) s.elementBytes() * s.numel();
         MemorySegment st = staging(bytes);
         cu.copyDtoHAsync(st, s.ptr(), bytes);
         cu.synchronize();
-        MemorySegment.copy(st, ValueLayout.JAVA_FLOAT, 0, dst, 0, (int) s.numel());
+        if (s.bf16) for (int i = 0; i < s.numel(); i++) dst[i] = FloatConversion.bf16ToFloat(st.getAtIndex(ValueLayout.JAVA_SHORT, i));
+        else MemorySegment.copy(st, ValueLayout.JAVA_FLOAT, 0, dst, 0, (int) s.numel());
     }
 
     @Override
     public void copy(Tensor dst, Tensor src) {
         enter();
-        CudaTensor d = t(dst), s = t(src);
+        CudaTensor d = operand(dst), s = operand(src);
         if (d.numel() != s.numel())
             throw new IllegalArgumentException("copy: " + Tensor.shapeString(s.shape) + " into " + Tensor.shapeString(d.shape));
-        if (!dryRun) cu.copyDtoDAsync(d.ptr(), s.ptr(), 4 * s.numel());
+        if (d.bf16 != s.bf16)
+            throw new IllegalArgumentException("copy: " + s + " into " + d + ": one is a bf16 operand (allocOperand), the other f32");
+        if (!dryRun) cu.copyDtoDAsync(d.ptr(), s.ptr(), (long) s.elementBytes() * s.numel());
     }
 
     @Override
@@ -396,7 +459,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void release(Tensor tensor) {
         enter();
-        CudaTensor ct = t(tensor);
+        CudaTensor ct = operand(tensor);
         if (ct.root != null) return; // views own nothing
         if (ct.released) return;
         cu.synchronize();
@@ -409,6 +472,10 @@ public final class CudaBackend implements Backend {
      * grows it first); a replaced buffer is kept until close because recorded graphs may still use it.
      */
     private long scratch(long bytes) {
+        if (dryRun) { // launches are skipped: only note the need, grown once before the capture (no chain of retired buffers)
+            dryScratchNeed = Math.max(dryScratchNeed, bytes);
+            return scratch;
+        }
         if (bytes > scratchBytes) {
             if (capturing) throw new IllegalStateException("bf16 scratch must grow during graph capture (" + bytes + " bytes)");
             if (scratch != 0) retiredScratch.add(scratch);
@@ -448,11 +515,13 @@ public final class CudaBackend implements Backend {
         bf16At = -1; // a graph starts and ends with no bf16 copy assumed in scratch
         if (exec == null) {
             dryRun = true;
+            dryScratchNeed = 0;
             try {
                 launches.run();
             } finally {
                 dryRun = false;
             }
+            scratch(dryScratchNeed);
             long t0 = System.nanoTime();
             bf16At = -1;
             capturing = true;
@@ -487,8 +556,21 @@ public final class CudaBackend implements Backend {
         gemm(null, epi, y, x, b, b2, bF32, bias, M, N, K);
     }
 
+    /**
+     * Hopper GEMMs through 2-CTA clusters that share the weight tile by TMA multicast ({@link GemmKernel#tmaClusterConfig});
+     * off by default, {@code -Dzimage.cuda.gemmCluster=true} or the benchmark turns it on.
+     */
+    boolean gemmClusters = Boolean.getBoolean("zimage.cuda.gemmCluster");
+
     /** For the benchmark's tile sweep: the attention variant to use for its head dim (null: the default). */
     AttentionKernel.Config forcedAttention;
+
+    /** For the benchmark: the f32 → bf16 conversion a GEMM makes of its activations {@code x} (into the scratch it uses). */
+    void convertForBench(Tensor x) {
+        enter();
+        CudaTensor xt = t(x);
+        toBf16(scratch(2L * xt.numel()), xt.ptr(), xt.numel());
+    }
 
     /** For the benchmark's tile sweep: {@code linear} (or SwiGLU when {@code w2} is given) with an explicit all-bf16 GEMM variant. */
     void linearWith(GemmKernel.Config config, Tensor y, Tensor x, Weight w, Weight w2) {
@@ -498,11 +580,37 @@ public final class CudaBackend implements Backend {
         gemm(config, config.epi(), yt, xt, wc.ptr(), w2 == null ? 0 : w(w2).ptr(), false, 0, xt.rows(), wc.shape[0], xt.cols());
     }
 
+    /** One TMA descriptor's inputs: a bf16 matrix {@code [rows][cols]} at {@code ptr}, read in boxes of boxCols × boxRows. */
+    private record TensorMapKey(long ptr, long rows, long cols, int boxCols, int boxRows) {
+    }
+
+    /**
+     * Encoded tensor maps by their inputs (a map is a pure function of them, so an entry stays right even if its memory
+     * is freed and reused); encoding once keeps the host cost of a TMA launch at that of any other launch. The driver
+     * copies by-value parameters at launch and at capture, so one segment serves every launch.
+     */
+    private final Map<TensorMapKey, MemorySegment> tensorMaps = new HashMap<>();
+    private final Arena tensorMapArena = Arena.ofAuto();
+
+    private MemorySegment tensorMap(long ptr, long rows, long cols, int boxCols, int boxRows) {
+        return tensorMaps.computeIfAbsent(new TensorMapKey(ptr, rows, cols, boxCols, boxRows), key -> {
+            MemorySegment map = tensorMapArena.allocate(128, 64);
+            cu.encodeTensorMapBf16(map, ptr, rows, cols, boxCols, boxRows);
+            return map;
+        });
+    }
+
     private void gemm(GemmKernel.Config forced, Epilogue epi, CudaTensor y, CudaTensor x, long b, long b2, boolean bF32, long bias, int M, int N, int K) {
         boolean vec = K % 8 == 0 && x.ptr() % 16 == 0 && b % 16 == 0 && (b2 == 0 || b2 % 16 == 0);
         long a = x.ptr();
         ASource src = ASource.DENSE;
-        if (vec && !bF32) { // both operands bf16: convert the activations once, then the all-cp.async pipeline
+        if (x.bf16) { // written in bf16 by a norm (allocOperand): the tensor cores read it as it is
+            if (!vec || bF32)
+                throw new IllegalArgumentException("GEMM of the bf16 operand " + x + " needs K % 8 == 0 (K = " + K
+                        + "), 16-B aligned operands and a matrix weight");
+            bf16At = -1;
+            src = ASource.BF16;
+        } else if (vec && !bF32) { // both operands bf16: convert the activations once, then the all-cp.async pipeline
             long n = (long) M * K;
             a = scratch(2L * n);
             boolean fresh = bf16At == opCount - 1 && bf16Src == x.ptr() && bf16Elems == n && bf16Dst == a;
@@ -515,16 +623,27 @@ public final class CudaBackend implements Backend {
             bf16Dst = a;
             src = ASource.BF16;
         }
+        // TMA needs 16-B aligned operands (given with vec), and the pair epilogue N % 8 == 0 with y and bias 8-B aligned
+        boolean tmaFits = N % 8 == 0 && y.ptr() % 16 == 0 && bias % 8 == 0;
         GemmKernel.Config c = forced != null && src == ASource.BF16 ? forced
-                : src == ASource.BF16 && useWgmma ? GemmKernel.wgmmaConfig(epi) : GemmKernel.config(src, bF32, epi, vec);
+                : src == ASource.BF16 && useWgmma ? (!tmaFits ? GemmKernel.wgmmaConfig(epi)
+                : gemmClusters ? GemmKernel.tmaClusterConfig(epi, M, N, cu.smCount()) : GemmKernel.tmaConfig(epi, M, N, cu.smCount()))
+                : GemmKernel.config(src, bF32, epi, vec);
         CudaContext.LoadedModule m = kernel(c.entry(), c.dynamicSmem(), () -> GemmKernel.generate(c));
-        launch(m, (N + c.bn() - 1) / c.bn(), (M + c.bm() - 1) / c.bm(), 1, c.threads(), c.dynamicSmem(),
+        if (c.tma()) {
+            if (!tmaFits) throw new IllegalArgumentException(c.entry() + ": needs N % 8 == 0 and aligned y/bias (N=" + N + ")");
+            int bBox = c.bn() / c.cluster(); // with a cluster each CTA loads one slice of the B tile for all
+            launch(m, c.gridX(M, N, cu.smCount()), c.gridY(M, N), 1, c.threads(), c.dynamicSmem(), tensorMap(a, M, K, c.bk(), c.bm()),
+                    tensorMap(b, N, K, c.bk(), bBox), tensorMap(b2 != 0 ? b2 : b, N, K, c.bk(), bBox), y.ptr(), bias, M, N, K);
+            return;
+        }
+        launch(m, c.gridX(M, N, cu.smCount()), c.gridY(M, N), 1, c.threads(), c.dynamicSmem(),
                 y.ptr(), a, b, b2, bias, M, N, K, 0, 0, 0, 0, 0, 0, 0, 1);
     }
 
     private void linear(String op, Epilogue epi, Tensor yT, Tensor xT, Weight wt, Weight bias) {
         enter();
-        CudaTensor y = t(yT), x = t(xT);
+        CudaTensor y = t(yT), x = operand(xT);
         CudaWeight wc = w(wt);
         int K = x.cols(), M = x.rows();
         requireShape(op, wc.shape.length == 2 && wc.shape[1] == K && y.cols() == wc.shape[0] && y.rows() == M,
@@ -547,7 +666,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void linearSwiGLU(Tensor yT, Tensor xT, Weight wGate, Weight wUp) {
         enter();
-        CudaTensor y = t(yT), x = t(xT);
+        CudaTensor y = t(yT), x = operand(xT);
         CudaWeight g = w(wGate), u = w(wUp);
         int K = x.cols(), M = x.rows(), F = g.shape[0];
         requireShape("linearSwiGLU", g.shape.length == 2 && Arrays.equals(g.shape, u.shape) && g.shape[1] == K && y.cols() == F && y.rows() == M,
@@ -608,7 +727,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void attention(Tensor outT, Tensor qT, Tensor kT, Tensor vT, AttentionSpec spec) {
         enter();
-        CudaTensor out = t(outT), q = t(qT), k = t(kT), v = t(vT);
+        CudaTensor out = t(outT), q = operand(qT), k = operand(kT), v = operand(vT);
         int D = spec.headDim(), Sq = q.rows(), Sk = k.rows();
         requireShape("attention", q.cols() == spec.heads() * D && out.cols() == q.cols() && out.rows() == Sq
                         && k.cols() == spec.kvHeads() * D && v.cols() == k.cols() && v.rows() == Sk,
@@ -616,18 +735,35 @@ public final class CudaBackend implements Backend {
         if (spec.causal() && Sq != Sk)
             throw new IllegalArgumentException("attention: causal needs as many queries as keys, got " + Sq + " and " + Sk);
         boolean bf16 = D % 8 == 0;
-        AttentionKernel.Config c = forcedAttention != null && bf16 && forcedAttention.headDim() == D ? forcedAttention : AttentionKernel.config(D, bf16);
-        CudaContext.LoadedModule m = kernel(c.entry(), c.smemBytes(), () -> AttentionKernel.generate(c));
+        AttentionKernel.Config c = forcedAttention != null && bf16 && forcedAttention.headDim() == D ? forcedAttention : null;
+        if (c == null) {
+            // Hopper: the wgmma kernel where it applies (head dim 64/128/512, positive scale, Q rows 16-B aligned for its f32 loads)
+            // (it reads Q as f32: a bf16 operand q takes the mma.sync kernel)
+            AttentionKernel.Config w = useWgmma && !q.bf16 && spec.scale() > 0 && q.ptr() % 16 == 0 ? AttentionKernel.wgmmaConfig(D, Sq, spec.heads()) : null;
+            c = w != null ? w : AttentionKernel.config(D, bf16);
+        }
+        if (c.wgmma() && q.bf16) throw new IllegalArgumentException("attention: " + c.entry() + " reads q as f32; got the bf16 operand " + q);
+        AttentionKernel.Config cfg = c;
+        CudaContext.LoadedModule m = kernel(c.entry(), c.smemBytes(), () -> AttentionKernel.generate(cfg));
         long qp = q.ptr(), kp = k.ptr(), vp = v.ptr();
-        if (bf16) { // one conversion pass each, then the kernel streams bf16 tiles with cp.async
-            long qb = align16(2 * q.numel()), kb = align16(2 * k.numel());
+        if (!bf16 && (q.bf16 || k.bf16 || v.bf16))
+            throw new IllegalArgumentException("attention: head dim " + D + " is not a multiple of 8, so q, k, v must be f32 tensors, not bf16 operands");
+        if (bf16) { // one conversion pass per f32 operand (the wgmma kernel converts Q itself; bf16 operands need none)
+            boolean convertQ = !c.wgmma() && !q.bf16;
+            long qb = convertQ ? align16(2 * q.numel()) : 0, kb = align16(2 * k.numel());
             long base = scratch(qb + 2 * kb);
-            toBf16(base, qp, q.numel());
-            toBf16(base + qb, kp, k.numel());
-            toBf16(base + qb + kb, vp, v.numel());
-            qp = base;
-            kp = base + qb;
-            vp = base + qb + kb;
+            if (convertQ) {
+                toBf16(base, qp, q.numel());
+                qp = base;
+            } else if (q.bf16 && qp % 16 != 0) throw new IllegalArgumentException("attention: bf16 q " + q + " is not 16-B aligned");
+            if (!k.bf16) {
+                toBf16(base + qb, kp, k.numel());
+                kp = base + qb;
+            } else if (kp % 16 != 0) throw new IllegalArgumentException("attention: bf16 k " + k + " is not 16-B aligned");
+            if (!v.bf16) {
+                toBf16(base + qb + kb, vp, v.numel());
+                vp = base + qb + kb;
+            } else if (vp % 16 != 0) throw new IllegalArgumentException("attention: bf16 v " + v + " is not 16-B aligned");
         }
         int kvEnd = Math.min(Sk, spec.validKeys());
         float scaleLog2 = spec.scale() * ElementwiseKernels.LOG2E;
@@ -640,30 +776,36 @@ public final class CudaBackend implements Backend {
 
     /** A row kernel; the vec4 variant when the columns come in quads and every pointer argument is 16-B aligned. */
     private void rowwise(RowKernels.Kind kind, long rows, int cols, Object... args) {
+        rowwise(kind, false, rows, cols, args);
+    }
+
+    /** {@link #rowwise}; with {@code bf16Out} the output (first argument) is a bf16 operand. */
+    private void rowwise(RowKernels.Kind kind, boolean bf16Out, long rows, int cols, Object... args) {
         boolean vec4 = cols % 4 == 0;
         for (Object o : args) if (o instanceof Long p && p % 16 != 0) vec4 = false;
+        if (bf16Out && (Long) args[0] % 8 != 0) vec4 = false; // bf16 quads are 8-B stores
         boolean v4 = vec4;
-        CudaContext.LoadedModule m = kernel(kind.name().toLowerCase() + (v4 ? "_vec4" : ""), 0, () -> RowKernels.generate(kind, v4));
+        CudaContext.LoadedModule m = kernel(RowKernels.entry(kind, v4, bf16Out), 0, () -> RowKernels.generate(kind, v4, bf16Out));
         launch(m, (int) ((rows + RowKernels.WARPS - 1) / RowKernels.WARPS), 1, 1, RowKernels.BLOCK, 0, args);
     }
 
     @Override
     public void rmsNorm(Tensor yT, Tensor xT, Weight wt, Tensor scale, float eps) {
         enter();
-        CudaTensor y = t(yT), x = t(xT);
+        CudaTensor y = operand(yT), x = t(xT);
         CudaWeight wc = w(wt);
         requireShape("rmsNorm", y.numel() == x.numel() && y.cols() == x.cols() && wc.numel() == x.cols() && wc.f32
                 && (scale == null || scale.numel() == x.cols()), "y", y.shape, "x", x.shape, "w", wc.shape, "scale", scale == null ? "null" : scale.shape());
-        rowwise(RowKernels.Kind.RMS_NORM, x.rows(), x.cols(), y.ptr(), x.ptr(), wc.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
+        rowwise(RowKernels.Kind.RMS_NORM, y.bf16, x.rows(), x.cols(), y.ptr(), x.ptr(), wc.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
     }
 
     @Override
     public void layerNorm(Tensor yT, Tensor xT, Tensor scale, float eps) {
         enter();
-        CudaTensor y = t(yT), x = t(xT);
+        CudaTensor y = operand(yT), x = t(xT);
         requireShape("layerNorm", y.numel() == x.numel() && y.cols() == x.cols() && (scale == null || scale.numel() == x.cols()),
                 "y", y.shape, "x", x.shape, "scale", scale == null ? "null" : scale.shape());
-        rowwise(RowKernels.Kind.LAYER_NORM, x.rows(), x.cols(), y.ptr(), x.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
+        rowwise(RowKernels.Kind.LAYER_NORM, y.bf16, x.rows(), x.cols(), y.ptr(), x.ptr(), ptrOrZero(scale), x.rows(), x.cols(), eps);
     }
 
     @Override
@@ -685,15 +827,31 @@ public final class CudaBackend implements Backend {
         requireShape("groupNorm", y.numel() == x.numel() && groups > 0 && C % groups == 0 && w(gamma).numel() == C && w(beta).numel() == C,
                 "y", y.shape, "x", x.shape, "groups", groups, "gamma", gamma.shape(), "beta", beta.shape());
         long n = (long) (C / groups) * hw;
+        // quads: every span of a group starts 16-B aligned, so partial sums and the apply move 16 B per access
+        boolean vec4 = hw % 4 == 0 && x.ptr() % 16 == 0 && y.ptr() % 16 == 0;
         int splits = (int) Math.max(1, Math.min(1024, (n + GN_CHUNK - 1) / GN_CHUNK));
         int chunk = (int) ((n + splits - 1) / splits);
+        if (vec4) chunk = (chunk + 3) & ~3;
         long part = scratch(4L * (3L * groups * splits + 2L * groups)), stats = part + 12L * groups * splits;
-        launch(kernel("group_norm_partial", 0, RowKernels::groupNormPartial), splits, groups, 1, RowKernels.BLOCK, 0,
-                x.ptr(), part, C, (int) hw, groups, chunk);
+        launch(kernel(vec4 ? "group_norm_partial_vec4" : "group_norm_partial", 0, () -> RowKernels.groupNormPartial(vec4)), splits, groups, 1,
+                RowKernels.BLOCK, 0, x.ptr(), part, C, (int) hw, groups, chunk);
         launch(kernel("group_norm_finalize", 0, RowKernels::groupNormFinalize), 1, 1, 1, 256, 0, part, stats, splits, groups, eps);
-        elementwise("group_norm_apply", RowKernels::groupNormApply, x.numel(), y.ptr(), x.ptr(), w(gamma).ptr(), w(beta).ptr(), stats,
-                C, (int) hw, groups, silu ? 1 : 0);
+        if (vec4) {
+            long quads = hw / 4;
+            int gx = (int) Math.max(1, Math.min((quads + 255) / 256, Math.max(1, 132L * 16 * 4 / C)));
+            launch(kernel("group_norm_apply_vec4", 0, RowKernels::groupNormApplyVec4), gx, C, 1, 256, 0,
+                    y.ptr(), x.ptr(), w(gamma).ptr(), w(beta).ptr(), stats, C, (int) hw, groups, silu ? 1 : 0);
+        } else {
+            elementwise("group_norm_apply", RowKernels::groupNormApply, x.numel(), y.ptr(), x.ptr(), w(gamma).ptr(), w(beta).ptr(), stats,
+                    C, (int) hw, groups, silu ? 1 : 0);
+        }
     }
+
+    /**
+     * Largest bf16 patch matrix a convolution builds in scratch (the VAE's 256-channel 3×3 convs at 1024²: 4.8 GB);
+     * larger ones fall back to the implicit GEMM, which gathers A from the image itself.
+     */
+    private static final long IM2COL_MAX_BYTES = 6L << 30; // element offsets stay below 2³²
 
     /** Elements per block in GroupNorm's partial reduction. */
     private static final long GN_CHUNK = 16384;
@@ -716,6 +874,25 @@ public final class CudaBackend implements Backend {
                 "x", x.shape, "heads", heads, "cos", c.shape, "sin", s.shape);
         String entry = "rope_" + layout.name().toLowerCase();
         elementwise(entry, () -> ElementwiseKernels.rope(layout), (long) S * heads * D / 2, x.ptr(), c.ptr(), s.ptr(), S, heads, D);
+    }
+
+    /** One kernel: per-head RMSNorm and RoPE, writing f32 or the bf16 operand the attention kernel reads. */
+    @Override
+    public void rmsNormRope(Tensor yT, Tensor xT, Weight wt, Tensor cosT, Tensor sinT, int heads, Rope layout, float eps) {
+        enter();
+        CudaTensor y = operand(yT), x = t(xT), c = t(cosT), s = t(sinT);
+        CudaWeight wc = w(wt);
+        int S = x.rows(), D = heads > 0 ? x.cols() / heads : 0;
+        requireShape("rmsNormRope", heads > 0 && D * heads == x.cols() && D % 2 == 0 && y.numel() == x.numel() && y.cols() == x.cols()
+                        && wc.numel() == D && wc.f32 && c.rows() == S && c.cols() == D / 2 && s.rows() == S && s.cols() == D / 2,
+                "y", y.shape, "x", x.shape, "heads", heads, "w", wc.shape, "cos", c.shape, "sin", s.shape);
+        if (layout == Rope.INTERLEAVED && (x.ptr() % 8 != 0 || wc.ptr() % 8 != 0 || (!y.bf16 && y.ptr() % 8 != 0)))
+            throw new IllegalArgumentException("rmsNormRope: interleaved pairs need 8-B aligned x, y and w");
+        boolean bf16 = y.bf16;
+        CudaContext.LoadedModule m = kernel(RowKernels.rmsNormRopeEntry(layout, bf16), 0, () -> RowKernels.rmsNormRope(layout, bf16));
+        long rows = (long) S * heads;
+        launch(m, (int) ((rows + RowKernels.WARPS - 1) / RowKernels.WARPS), 1, 1, RowKernels.BLOCK, 0,
+                y.ptr(), x.ptr(), wc.ptr(), c.ptr(), s.ptr(), (int) rows, D, heads, eps);
     }
 
     @Override
@@ -756,6 +933,13 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void axpy(Tensor y, Tensor alpha, Tensor x) {
+        enter();
+        requireShape("axpy", y.numel() == x.numel() && alpha.numel() == 1, "y", y.shape(), "alpha", alpha.shape(), "x", x.shape());
+        arith(ElementwiseKernels.Arith.AXPY_BY, t(y), t(x), t(alpha), 0, 0);
+    }
+
+    @Override
     public void scale(Tensor y, Tensor x, float alpha, float beta) {
         enter();
         requireShape("scale", y.numel() == x.numel(), "y", y.shape(), "x", x.shape());
@@ -775,9 +959,29 @@ public final class CudaBackend implements Backend {
                         && wc.numel() == (long) s.outChannels() * K && !wc.f32 && (bias == null || w(bias).numel() == s.outChannels()),
                 "y", y.shape, "x", x.shape, "w", wc.shape, s);
         boolean vec = K % 8 == 0;
+        int M = ho * wo, N = s.outChannels();
+        long patchBytes = 2L * M * K;
+        if (useWgmma && vec && wc.ptr() % 16 == 0 && patchBytes <= IM2COL_MAX_BYTES) {
+            // explicit patch matrix in bf16, then the wgmma GEMM with the weight as A: y[C_out, HW] = W · patchesᵀ is CHW as stored
+            long patches = scratch(patchBytes);
+            int chunk = K % 64 == 0 ? 64 : K % 16 == 0 ? 16 : 8;
+            long units = (long) M * (K / chunk);
+            elementwise("im2col_bf16_" + chunk, () -> ElementwiseKernels.im2col(chunk), units, patches, x.ptr(), (int) units, M, K,
+                    s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
+            GemmKernel.Config g = GemmKernel.wgmmaConfig(Epilogue.STORE);
+            CudaContext.LoadedModule gm = kernel(g.entry(), g.dynamicSmem(), () -> GemmKernel.generate(g));
+            launch(gm, g.gridX(N, M, cu.smCount()), g.gridY(N, M), 1, g.threads(), g.dynamicSmem(), // GEMM M = C_out, N = pixels
+                    y.ptr(), wc.ptr(), patches, 0L, 0L, N, M, K, 0, 0, 0, 0, 0, 0, 0, 1);
+            if (bias != null) {
+                boolean v4 = M % 4 == 0 && y.ptr() % 16 == 0;
+                int gx = (int) Math.max(1, Math.min(((v4 ? M / 4 : M) + 255L) / 256, Math.max(1, 132L * 16 * 4 / N)));
+                launch(kernel(v4 ? "bias_rows_vec4" : "bias_rows", 0, () -> ElementwiseKernels.biasRows(v4)), gx, N, 1, 256, 0,
+                        y.ptr(), w(bias).ptr(), N, M);
+            }
+            return;
+        }
         GemmKernel.Config c = GemmKernel.config(ASource.IM2COL, false, Epilogue.STORE_TRANSPOSED, vec);
         CudaContext.LoadedModule m = kernel(c.entry(), 0, () -> GemmKernel.generate(c));
-        int M = ho * wo, N = s.outChannels();
         launch(m, (N + c.bn() - 1) / c.bn(), (M + c.bm() - 1) / c.bm(), 1, c.threads(), 0,
                 y.ptr(), x.ptr(), wc.ptr(), 0L, ptrOrZero(bias), M, N, K,
                 s.inChannels(), s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
@@ -798,7 +1002,10 @@ public final class CudaBackend implements Backend {
         CudaTensor y = t(yT), x = t(xT);
         long n = (long) channels * height * width;
         requireShape("upsampleNearest2x", x.numel() == n && y.numel() == 4 * n, "y", y.shape, "x", x.shape, channels, height, width);
-        elementwise("upsample_nearest2x", ElementwiseKernels::upsample2x, 4 * n, y.ptr(), x.ptr(), channels, height, width);
+        if (width % 4 == 0 && x.ptr() % 16 == 0 && y.ptr() % 16 == 0)
+            elementwise("upsample_nearest2x_vec4", ElementwiseKernels::upsample2xVec4, n / 4, y.ptr(), x.ptr(), channels * height, width);
+        else
+            elementwise("upsample_nearest2x", ElementwiseKernels::upsample2x, 4 * n, y.ptr(), x.ptr(), channels, height, width);
     }
 
     private void patch(boolean inverse, Tensor yT, Tensor xT, int channels, int height, int width, int patch) {
@@ -828,6 +1035,7 @@ public final class CudaBackend implements Backend {
         cu.synchronize();
         graphs.values().forEach(cu::graphDestroy);
         eventPool.forEach(cu::eventDestroy);
+        for (MemorySegment e : fenceEvents) if (e != null) cu.eventDestroy(e);
         graphs.clear();
         if (staging != null) cu.freeHost(staging);
         if (uploadRing != null) {

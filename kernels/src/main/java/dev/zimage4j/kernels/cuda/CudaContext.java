@@ -319,29 +319,55 @@ public final class CudaContext implements AutoCloseable {
     private final MemorySegment paramValues = arena.allocate(8L * MAX_PARAMS, 16);
     private final MemorySegment paramPtrs = arena.allocate(ADDRESS, MAX_PARAMS);
 
+    private final MemorySegment[] paramSlots = new MemorySegment[MAX_PARAMS];
+
     {
-        for (int i = 0; i < MAX_PARAMS; i++) paramPtrs.setAtIndex(ADDRESS, i, paramValues.asSlice(8L * i, 8));
+        for (int i = 0; i < MAX_PARAMS; i++) paramPtrs.setAtIndex(ADDRESS, i, paramSlots[i] = paramValues.asSlice(8L * i, 8));
     }
 
     /**
      * Enqueues {@code fn} on the stream. Arguments map to the kernel's parameters in order: {@link Long}
-     * for {@code .u64} (device pointers), {@link Integer} for {@code .u32}, {@link Float} for {@code .f32}.
+     * for {@code .u64} (device pointers), {@link Integer} for {@code .u32}, {@link Float} for {@code .f32},
+     * a {@link MemorySegment} for a by-value parameter such as a 128-B tensor map (passed as it is).
      * The driver copies the values during the call (also under stream capture).
      */
     public void launch(MemorySegment fn, String entry, int gx, int gy, int gz, int block, int smemBytes, Object... args) {
         if (args.length > MAX_PARAMS) throw new IllegalArgumentException(entry + ": too many kernel arguments");
         for (int i = 0; i < args.length; i++) {
             long off = 8L * i;
+            MemorySegment slot = paramSlots[i];
             switch (args[i]) {
                 case Long l -> paramValues.set(JAVA_LONG, off, l);
                 case Integer n -> paramValues.set(JAVA_INT, off, n);
                 case Float f -> paramValues.set(JAVA_FLOAT, off, f);
+                case MemorySegment m -> slot = m;
                 default -> throw new IllegalArgumentException(entry + ": unsupported kernel argument " + args[i]);
             }
+            paramPtrs.setAtIndex(ADDRESS, i, slot);
         }
         try {
             check((int) CudaDriver.cuLaunchKernel.invokeExact(fn, gx, gy, gz, block, 1, 1, smemBytes, stream, paramPtrs,
                     MemorySegment.NULL), "cuLaunchKernel(" + entry + " grid " + gx + "x" + gy + "x" + gz + " block " + block + ")");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Encodes into {@code map} (128 B, 64-B aligned) the TMA descriptor of a row-major bf16 matrix {@code [rows][cols]} at
+     * device address {@code ptr}, read in boxes of {@code boxCols × boxRows} with the 128-B swizzle (boxCols·2 ≤ 128;
+     * wgmma's swizzled K-major layout, docs/cuda-notes §7), zero fill outside the matrix. Host-only: enqueues nothing.
+     */
+    public void encodeTensorMapBf16(MemorySegment map, long ptr, long rows, long cols, int boxCols, int boxRows) {
+        if (map.byteSize() < 128 || map.address() % 64 != 0) throw new IllegalArgumentException("a tensor map needs 128 B aligned to 64");
+        if (ptr % 16 != 0 || (cols * 2) % 16 != 0)
+            throw new IllegalArgumentException("TMA needs a 16-B aligned base and row pitch: ptr " + ptr + ", " + cols + " bf16 columns");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment dims = a.allocateFrom(JAVA_LONG, cols, rows), strides = a.allocateFrom(JAVA_LONG, cols * 2);
+            MemorySegment box = a.allocateFrom(JAVA_INT, boxCols, boxRows), elem = a.allocateFrom(JAVA_INT, 1, 1);
+            check((int) CudaDriver.cuTensorMapEncodeTiled.invokeExact(map, 9 /* BFLOAT16 */, 2, MemorySegment.ofAddress(ptr), dims, strides, box, elem,
+                    0 /* no interleave */, 3 /* SWIZZLE_128B */, 2 /* L2 promotion 128 B */, 0 /* zero fill */),
+                    "cuTensorMapEncodeTiled(" + rows + "x" + cols + " bf16, box " + boxRows + "x" + boxCols + ")");
         } catch (Throwable t) {
             throw rethrow(t);
         }

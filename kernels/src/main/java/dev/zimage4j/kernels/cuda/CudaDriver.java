@@ -112,6 +112,9 @@ public final class CudaDriver {
     static final MethodHandle cuGraphExecDestroy = bind("cuGraphExecDestroy", ADDRESS);
     static final MethodHandle cuGraphDestroy = bind("cuGraphDestroy", ADDRESS);
     static final MethodHandle cuGraphGetNodes = bind("cuGraphGetNodes", ADDRESS, ADDRESS, ADDRESS);
+    /** {@code (CUtensorMap*, dtype, rank, void* gaddr, const u64* dims, const u64* strides, const u32* box, const u32* elemStrides, interleave, swizzle, l2promo, oobFill)}. */
+    static final MethodHandle cuTensorMapEncodeTiled = bind("cuTensorMapEncodeTiled", ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS,
+            ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
     static final MethodHandle cuGetErrorName = bind("cuGetErrorName", JAVA_INT, ADDRESS);
     static final MethodHandle cuGetErrorString = bind("cuGetErrorString", JAVA_INT, ADDRESS);
 

@@ -11,11 +11,13 @@ import static dev.zimage4j.kernels.ptx.Ptx.at;
 import static dev.zimage4j.kernels.ptx.Ptx.vec;
 
 /**
- * The one GEMM generator: {@code y[M,N] (+)= A[M,K] · B[N,K]ᵀ (+ bias[N])} on tensor cores
- * ({@code mma.sync.m16n8k16} bf16 × bf16 → f32), every variant (tile shape, operand source, epilogue)
- * generated from one {@link Config}.
+ * The one GEMM generator: {@code y[M,N] (+)= A[M,K] · B[N,K]ᵀ (+ bias[N])} on tensor cores (bf16 × bf16 → f32),
+ * every variant (pipeline, tile shape, operand source, epilogue) generated from one {@link Config}. Three pipelines:
+ * on Hopper, {@code wgmma} fed by TMA from a producer warpgroup ({@link #generateTma}: the default for bf16 operands),
+ * or fed by {@code cp.async} from all threads ({@link #generateWgmma}); elsewhere, and for f32 or gathered operands,
+ * {@code mma.sync.m16n8k16}, described next.
  *
- * <p>Design (docs/cuda-notes §6, §9 "mma.sync fallback"): a CTA computes a {@code bm × bn} tile with
+ * <p>Design of the mma.sync path (docs/cuda-notes §6, §9 "mma.sync fallback"): a CTA computes a {@code bm × bn} tile with
  * {@code warpsM × warpsN} warps, K in steps of {@code bk}. When both operands are bf16 (weights, and
  * activations converted once by the caller) every tile arrives by {@code cp.async} into a 3-stage ring
  * of dynamic shared memory, two tiles in flight while one is multiplied. Otherwise two stages: while the
@@ -69,19 +71,36 @@ final class GemmKernel {
      * @param vec     16-byte vector loads (needs K % 8 == 0 and 16-B aligned operands; IM2COL is always scalar for A)
      * @param bk      K per shared-memory stage (32, or 64 for the all-cp.async pipeline)
      * @param stages  shared-memory stages (2 for register-staged operands; 2–4 when every operand is fetched by cp.async)
+     * @param wgmma   Hopper {@code wgmma} (sm_90a) instead of {@code mma.sync}
+     * @param tma     operands by TMA into an mbarrier ring fed by a producer warpgroup ({@link #generateTma})
+     * @param persistent at most one CTA per SM, looping over tiles (TMA only)
+     * @param cluster CTAs per thread-block cluster along M (1, or 2: the pair shares the B tile, each half loaded once
+     *                and multicast to both; persistent TMA only)
      */
     record Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages,
-                  boolean wgmma) {
+                  boolean wgmma, boolean tma, boolean persistent, int cluster) {
         /** An {@code mma.sync} variant. */
         Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages) {
-            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, false);
+            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, false, false, false, 1);
+        }
+
+        /** A wgmma variant fed by {@code cp.async} from every thread ({@code wgmma}) or an mma.sync one. */
+        Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages, boolean wgmma) {
+            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, wgmma, false, false, 1);
         }
 
         Config {
             if (wgmma && (a != ASource.BF16 || bF32 || bm != 128 || warpsM != 8 || warpsN != 1 || bk != 64 || bn % 8 != 0 || bn > 256
-                    || epi == Epilogue.STORE_TRANSPOSED || stages < 3))
+                    || epi == Epilogue.STORE_TRANSPOSED || stages < (tma ? 2 : 3)))
                 throw new IllegalArgumentException("wgmma variants: bf16 operands, 128 rows over 2 warpgroups, bk 64 (one 128-B swizzle row), n ≤ 256, ≥ 3 stages");
-            if (bm % (16 * warpsM) != 0 || bn % (16 * warpsN) != 0)
+            if (tma && !wgmma) throw new IllegalArgumentException("TMA loads feed the wgmma path only");
+            if (persistent && !tma) throw new IllegalArgumentException("the persistent tile loop is a TMA variant");
+            if (cluster != 1 && (cluster != 2 || !persistent || (bn / 2) % 8 != 0))
+                throw new IllegalArgumentException("clusters: 2 CTAs, persistent TMA, B half-tiles of a multiple of 8 rows (1-KiB swizzle atoms); got "
+                        + cluster + ", bn " + bn);
+            if (tma && bn * (epi == Epilogue.SWIGLU ? 2 : 1) > 256)
+                throw new IllegalArgumentException("TMA variants hold at most 128 accumulators per consumer thread (bn·sets ≤ 256)");
+            if (!wgmma && (bm % (16 * warpsM) != 0 || bn % (16 * warpsN) != 0))
                 throw new IllegalArgumentException("tile " + bm + "x" + bn + " does not split into " + warpsM + "x" + warpsN + " warps of 16-multiples");
             if (epi == Epilogue.SWIGLU && bF32) throw new IllegalArgumentException("SwiGLU takes bf16 weights");
             if (a == ASource.BF16 && !vec) throw new IllegalArgumentException("bf16 A needs vector (cp.async) loads");
@@ -100,9 +119,36 @@ final class GemmKernel {
             return wgmma ? 128 : (bk + 8) * 2;
         }
 
-        /** Dynamic shared memory for the async pipeline (0 for the static 2-stage variants); wgmma adds 1 KB to align the ring to 1024 B. */
+        /**
+         * Dynamic shared memory for the async pipeline (0 for the static 2-stage variants); wgmma adds 1 KB to align the ring
+         * to 1024 B, TMA two mbarriers (full, empty) per stage after the ring.
+         */
         int dynamicSmem() {
-            return async() ? stages * stageBytes() + (wgmma ? 1024 : 0) : 0;
+            return async() ? stages * stageBytes() + (wgmma ? 1024 : 0) + (tma ? 16 * stages : 0) : 0;
+        }
+
+        /** Work units of an {@code M × N} product: clusters of {@code cluster} tiles stacked along M (a pair's second tile may lie past M). */
+        int units(int M, int N) {
+            return ((N + bn - 1) / bn) * ((M + bm * cluster - 1) / (bm * cluster));
+        }
+
+        /** Output tiles of an {@code M × N} product. */
+        int tiles(int M, int N) {
+            return ((N + bn - 1) / bn) * ((M + bm - 1) / bm);
+        }
+
+        /**
+         * Grid x: TMA variants run a 1-D grid over all tiles (grouped raster order, {@link #RASTER_GROUP}), persistent ones
+         * at most one CTA per SM, each looping over tiles; the others one column of tiles per x.
+         */
+        int gridX(int M, int N, int sms) {
+            if (persistent) return cluster * Math.min(units(M, N), sms / cluster);
+            return tma ? tiles(M, N) : (N + bn - 1) / bn;
+        }
+
+        /** Grid y (1 for TMA variants). */
+        int gridY(int M, int N) {
+            return tma ? 1 : (M + bm - 1) / bm;
         }
 
         /** The PTX target: wgmma exists only on {@code sm_90a}. */
@@ -110,8 +156,9 @@ final class GemmKernel {
             return wgmma ? "sm_90a" : Ptx.TARGET;
         }
 
+        /** Threads per CTA: the MMA warps, plus one producer warpgroup for TMA variants. */
         int threads() {
-            return 32 * warpsM * warpsN;
+            return 32 * warpsM * warpsN + (tma ? 128 : 0);
         }
 
         boolean dual() {
@@ -119,7 +166,7 @@ final class GemmKernel {
         }
 
         String entry() {
-            return (wgmma ? "wgmma_" : "gemm_") + bm + "x" + bn + "x" + bk + "_s" + stages + "_w" + warpsM + "x" + warpsN + "_" + a.name().toLowerCase() + "_b"
+            return (cluster > 1 ? "tmac" + cluster + "_wgmma_" : persistent ? "tmap_wgmma_" : tma ? "tma_wgmma_" : wgmma ? "wgmma_" : "gemm_") + bm + "x" + bn + "x" + bk + "_s" + stages + "_w" + warpsM + "x" + warpsN + "_" + a.name().toLowerCase() + "_b"
                     + (bF32 ? "f32" : "bf16") + "_" + epi.name().toLowerCase() + (vec ? "_vec" : "_scalar");
         }
 
@@ -165,16 +212,88 @@ final class GemmKernel {
                 new Config(128, 64, 8, 1, a, false, epi, true, 64, 6, true));
     }
 
-    /** The default wgmma variant for an epilogue (used on compute capability 9.0). */
+    /** The default wgmma variant for an epilogue (used on compute capability 9.0 when the TMA path does not apply). */
     static Config wgmmaConfig(Epilogue epi) {
         return wgmmaCandidates(epi).getFirst();
+    }
+
+    /**
+     * The warp-specialised TMA variants ({@link #generateTma}): 2 consumer warpgroups × 64 rows, bn·sets ≤ 256 accumulator
+     * columns per thread, persistent, as deep a ring as fits. The widths between 128 and 256 exist for wave
+     * quantisation (e.g. M = 1088, N = 3840: 144 gives 243 tiles = 1.8 waves on 132 SMs, 192 gives 180 = 1.4 → 2 waves
+     * of a larger tile); 32 and 64 for small M (few tiles). {@link #tmaConfig} picks one per shape.
+     */
+    static List<Config> tmaCandidates(Epilogue epi) {
+        List<Config> out = new ArrayList<>();
+        for (int bn : epi == Epilogue.SWIGLU ? new int[]{128, 120, 96, 64, 32} : new int[]{256, 192, 160, 144, 128, 64, 32})
+            out.add(tma(bn, epi, true));
+        return out;
+    }
+
+    /** The non-persistent counterparts (one CTA per tile), kept for the benchmark's comparison. */
+    static List<Config> tmaOneShotCandidates(Epilogue epi) {
+        return epi == Epilogue.SWIGLU ? List.of(tma(128, epi, false)) : List.of(tma(256, epi, false), tma(192, epi, false));
+    }
+
+    /** A TMA variant of width bn with the deepest ring (≤ 8 stages) that fits the opt-in shared memory. */
+    static Config tma(int bn, Epilogue epi, boolean persistent) {
+        return tma(bn, epi, persistent, 1);
+    }
+
+    private static Config tma(int bn, Epilogue epi, boolean persistent, int cluster) {
+        int stageBytes = (128 + bn * (epi == Epilogue.SWIGLU ? 2 : 1)) * 128;
+        int stages = Math.min(8, (SMEM_OPTIN - 1024) / (stageBytes + 16));
+        return new Config(128, bn, 8, 1, ASource.BF16, false, epi, true, 64, stages, true, true, persistent, cluster);
+    }
+
+    /** The 2-CTA cluster variants (B tile multicast; widths whose half is a multiple of 8 rows). */
+    static List<Config> tmaClusterCandidates(Epilogue epi) {
+        List<Config> out = new ArrayList<>();
+        for (int bn : epi == Epilogue.SWIGLU ? new int[]{128, 96, 64} : new int[]{256, 192, 160, 144, 128})
+            out.add(tma(bn, epi, true, 2));
+        return out;
+    }
+
+    /** Dynamic shared memory a block may opt into on sm_90 (227 KiB). */
+    static final int SMEM_OPTIN = 232_448;
+
+    /**
+     * The TMA variant for an {@code M × N} output on {@code sms} SMs (one CTA per SM): the candidate with the least
+     * wave-quantised work, {@code ceil(tiles / sms) · (bn·sets + 32)} (the 32 stands for the per-tile cost that does not
+     * shrink with bn: the A tile, prologue, epilogue); ties go to the earlier candidate.
+     */
+    static Config tmaConfig(Epilogue epi, int M, int N, int sms) {
+        return cheapest(tmaCandidates(epi), M, N, sms);
+    }
+
+    /** {@link #tmaConfig} among the 2-CTA cluster variants (a pair counts as two tiles, padding included). */
+    static Config tmaClusterConfig(Epilogue epi, int M, int N, int sms) {
+        return cheapest(tmaClusterCandidates(epi), M, N, sms);
+    }
+
+    private static Config cheapest(List<Config> candidates, int M, int N, int sms) {
+        Config best = null;
+        long bestCost = Long.MAX_VALUE;
+        for (Config c : candidates) {
+            long tiles = (long) c.units(M, N) * c.cluster(), waves = (tiles + sms - 1) / sms;
+            long cost = waves * (c.bn() * (c.dual() ? 2 : 1) + 32);
+            if (cost < bestCost) {
+                best = c;
+                bestCost = cost;
+            }
+        }
+        return best;
     }
 
     /** All variants the backend can ask for (for dump-ptx and the ptxas test). */
     static List<Config> allConfigs() {
         List<Config> out = new ArrayList<>();
-        for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU})
+        for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU}) {
+            for (Config c : tmaCandidates(e)) if (!out.contains(c)) out.add(c);
+            for (Config c : tmaOneShotCandidates(e)) if (!out.contains(c)) out.add(c);
+            for (Config c : tmaClusterCandidates(e)) if (!out.contains(c)) out.add(c);
             for (Config c : wgmmaCandidates(e)) if (!out.contains(c)) out.add(c);
+        }
         for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.SWIGLU})
             for (Config c : candidates(e)) if (!out.contains(c)) out.add(c);
         for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.ADD, Epilogue.SWIGLU})
@@ -194,6 +313,7 @@ final class GemmKernel {
      * Launch with grid {@code (ceil(N/bn), ceil(M/bm))} and {@link Config#threads()} threads.
      */
     static Ptx generate(Config c) {
+        if (c.tma()) return generateTma(c);
         if (c.wgmma()) return generateWgmma(c);
         Ptx k = new Ptx(c.entry());
         int T = c.threads();
@@ -437,8 +557,301 @@ final class GemmKernel {
         return k;
     }
 
+    /** Row tiles that consecutive CTAs of a TMA grid walk before moving along N, so a wave's A and B tiles stay in L2. */
+    static final int RASTER_GROUP = 8;
+
+    /**
+     * The warp-specialised Hopper path (docs/cuda-notes §9): {@code entry(tmA, tmB, tmB2, y, bias, M, N, K)}, three tensor
+     * maps (bf16, box 64 × rows, 128-B swizzle; {@code tmB2} = the up weight of SwiGLU, else any valid map), 1-D grid of
+     * {@link Config#gridX} CTAs, tiles in grouped raster order, {@link Config#threads()} = 384 threads.
+     *
+     * <p>Warpgroup 0 is the producer: it gives up registers ({@code setmaxnreg.dec}) and one thread issues, per k-tile,
+     * the TMA loads of A (bm × 64) and B (bn × 64, per weight) into a ring of {@code stages} buffers; each buffer has a
+     * "full" mbarrier (TMA completes its transaction bytes) and an "empty" one (one arrival per consumer warp). The two
+     * consumer warpgroups ({@code setmaxnreg.inc}) each own 64 rows × bn columns of f32 accumulators: wait on full, issue
+     * the k-tile's {@code wgmma m64nNk16}s, commit, {@code wait_group 1} (so one group stays in flight while the next
+     * tile is awaited) and release the previous tile's buffer. No CTA-wide barrier after setup.
+     *
+     * <p>Persistent variants launch at most one CTA per SM and loop over tiles {@code t = ctaid, ctaid + nctaid, …}; the ring
+     * position and barrier phases run on across tiles, so the producer fills the next tile's stages while the consumers
+     * store the previous one (the last buffer of a tile is released before its epilogue).
+     */
+    static Ptx generateTma(Config c) {
+        Ptx k = new Ptx(c.entry(), c.target());
+        k.directive(".maxntid " + c.threads() + ", 1, 1");
+        k.directive(".minnctapersm 1"); // a register cap at entry, which setmaxnreg needs
+        int cl = c.cluster();
+        if (cl > 1) k.directive(".reqnctapercluster " + cl + ", 1, 1");
+        Reg tmA = k.paramTensorMap("tmA"), tmB = k.paramTensorMap("tmB"), tmB2 = k.paramTensorMap("tmB2");
+        Reg y = k.paramPtr("y"), bias = k.paramPtr("bias");
+        Reg M = k.paramU32("M"), N = k.paramU32("N"), K = k.paramU32("K");
+        int S = c.stages(), bn = c.bn(), bm = c.bm(), sets = c.dual() ? 2 : 1, stageBytes = c.stageBytes(), SROW = c.srow();
+        int consumerWarps = c.warpsM() * c.warpsN();
+        Reg dyn = k.dynamicShared("dyn", 1024);
+        Reg smem = k.iop("add.u32", dyn, 1023);
+        k.op("and.b32", smem, smem, 0xFFFFFC00); // TMA's 128-B swizzle pattern repeats every 1024 B: align the ring to it
+        Reg bars = k.iop("add.u32", smem, S * stageBytes); // full[s] at +8s, empty[s] at +8(S+s)
+        Reg tid = k.special("%tid.x");
+        Reg wg = k.iop("shr.u32", tid, 7);
+
+        // tiles: groups of RASTER_GROUP row tiles, walked down M first, then along N
+        Reg tilesN = k.iop("add.u32", N, bn - 1);
+        k.op("div.u32", tilesN, tilesN, bn);
+        Reg tilesM = k.iop("add.u32", M, bm - 1);
+        k.op("div.u32", tilesM, tilesM, bm);
+        // a cluster's CTAs take the cl row tiles of one unit (rank r: row tile cl·unit + r), so units replace rows
+        Reg rank = null, unitsM = tilesM;
+        if (cl > 1) {
+            rank = k.special("%cluster_ctarank");
+            unitsM = k.iop("add.u32", tilesM, cl - 1);
+            k.op("div.u32", unitsM, unitsM, cl);
+        }
+        Reg tileCount = k.iop("mul.lo.s32", unitsM, tilesN);
+        Reg perGroup = k.iop("mul.lo.s32", tilesN, RASTER_GROUP);
+        Reg nk = k.iop("add.u32", K, c.bk() - 1);
+        k.op("div.u32", nk, nk, c.bk());
+        Reg cta = k.special("%ctaid.x"), ctas = k.special("%nctaid.x");
+        if (cl > 1) { // consecutive CTAs form a cluster: loop over cluster ids
+            k.op("div.u32", cta, cta, cl);
+            k.op("div.u32", ctas, ctas, cl);
+        }
+        Reg rankFinal = rank, unitsMFinal = unitsM;
+        // persistent: for (t = ctaid; t < tiles; t += nctaid); otherwise the one tile t = ctaid
+        java.util.function.Consumer<java.util.function.Consumer<Reg[]>> eachTile = body -> {
+            java.util.function.Consumer<Reg> one = t -> {
+                Reg firstM = k.iop("mul.lo.s32", k.iop("div.u32", t, perGroup), RASTER_GROUP);
+                Reg groupRows = k.iop("sub.u32", unitsMFinal, firstM);
+                k.op("min.u32", groupRows, groupRows, RASTER_GROUP);
+                Reg within = k.iop("rem.u32", t, perGroup);
+                Reg row = k.iop("add.u32", firstM, k.iop("rem.u32", within, groupRows));
+                if (cl > 1) row = k.mad(row, cl, rankFinal);
+                Reg m0 = k.iop("mul.lo.s32", row, bm);
+                Reg n0 = k.iop("mul.lo.s32", k.iop("div.u32", within, groupRows), bn);
+                body.accept(new Reg[]{m0, n0});
+            };
+            if (c.persistent()) k.forLoop(cta, tileCount, ctas, one);
+            else one.accept(cta);
+        };
+
+        Reg first = k.setp("eq.u32", tid, 0);
+        k.ifThen(first, false, () -> {
+            for (int s = 0; s < S; s++) {
+                k.op("mbarrier.init.shared::cta.b64", at(bars, 8L * s), 1);
+                k.op("mbarrier.init.shared::cta.b64", at(bars, 8L * (S + s)), consumerWarps * cl); // every consumer warp of the cluster
+            }
+            k.op("fence.mbarrier_init.release.cluster"); // the inits are visible to the async proxy (TMA) before first use
+        });
+        if (cl > 1) { // the peer's barriers are initialised before anyone multicasts or arrives remotely
+            k.op("barrier.cluster.arrive.release.aligned");
+            k.op("barrier.cluster.wait.acquire.aligned");
+        } else {
+            k.op("bar.sync", 0);
+        }
+        String consumer = k.newLabel("consumer"), exit = k.newLabel("exit");
+        k.braIf(k.setp("ne.u32", wg, 0), false, consumer);
+
+        // ---------------- producer warpgroup: one thread issues every TMA load; the ring position runs on across tiles
+        k.op("setmaxnreg.dec.sync.aligned.u32", 40);
+        k.braIf(first, true, exit);
+        {
+            Reg stage = k.constU32(0), phase = k.constU32(0), dst = k.iop("add.u32", smem, 0), full = k.iop("add.u32", bars, 0);
+            eachTile.accept(mn -> {
+                Reg m0 = mn[0], n0 = mn[1];
+                Reg kc = k.constU32(0), kt = k.constU32(0);
+                String top = k.newLabel("produce"), done = k.newLabel("produced");
+                k.label(top);
+                k.braIf(k.setp("ge.u32", kt, nk), false, done);
+                Reg empty = k.iop("add.u32", full, 8 * S);
+                waitParity(k, empty, k.iop("xor.b32", phase, 1)); // first round: parity 1 of a fresh barrier passes at once
+                Reg state = k.reg(PtxType.B64);
+                k.op("mbarrier.arrive.expect_tx.shared::cta.b64", state, at(full), stageBytes); // full boxes count, zero-filled edges included
+                String load = "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes";
+                if (cl == 1) {
+                    k.op(load, at(dst), "[" + tmA + ", " + vec(kc, m0) + "]", at(full));
+                    k.op(load, at(k.iop("add.u32", dst, bm * SROW)), "[" + tmB + ", " + vec(kc, n0) + "]", at(full));
+                    if (c.dual()) k.op(load, at(k.iop("add.u32", dst, (bm + bn) * SROW)), "[" + tmB2 + ", " + vec(kc, n0) + "]", at(full));
+                } else {
+                    // own A tile; B in cl slices of bn/cl rows, slice r loaded by rank r into every CTA of the cluster (same
+                    // offsets, same barrier). A box wholly past the matrix is read from row 0 instead: its rows or
+                    // columns are never stored, and the box still delivers the bytes the barrier expects.
+                    Reg mLoad = k.reg(PtxType.B32), nLoad = k.reg(PtxType.B32);
+                    k.op("selp.b32", mLoad, m0, 0, k.setp("lt.u32", m0, M));
+                    Reg nSlice = k.mad(rankFinal, bn / cl, n0);
+                    k.op("selp.b32", nLoad, nSlice, 0, k.setp("lt.u32", nSlice, N));
+                    Reg mask = k.reg(PtxType.B16);
+                    k.op("mov.b16", mask, (1 << cl) - 1);
+                    Reg sliceOff = k.iop("mul.lo.s32", rankFinal, bn / cl * SROW);
+                    k.op(load, at(dst), "[" + tmA + ", " + vec(kc, mLoad) + "]", at(full));
+                    String multicast = load + ".multicast::cluster";
+                    k.op(multicast, at(k.iop("add.u32", k.iop("add.u32", dst, bm * SROW), sliceOff)), "[" + tmB + ", " + vec(kc, nLoad) + "]", at(full), mask);
+                    if (c.dual())
+                        k.op(multicast, at(k.iop("add.u32", k.iop("add.u32", dst, (bm + bn) * SROW), sliceOff)), "[" + tmB2 + ", " + vec(kc, nLoad) + "]", at(full), mask);
+                }
+                k.op("add.u32", kc, kc, c.bk());
+                k.op("add.u32", kt, kt, 1);
+                k.op("add.u32", stage, stage, 1);
+                k.op("add.u32", dst, dst, stageBytes);
+                k.op("add.u32", full, full, 8);
+                Reg wrap = k.setp("eq.u32", stage, S);
+                k.opIf(wrap, false, "mov.u32", stage, 0);
+                k.opIf(wrap, false, "mov.u32", dst, smem);
+                k.opIf(wrap, false, "mov.u32", full, bars);
+                k.opIf(wrap, false, "xor.b32", phase, phase, 1);
+                k.bra(top);
+                k.label(done);
+            });
+        }
+        k.bra(exit);
+
+        // ---------------- consumer warpgroups: 64 rows each
+        k.label(consumer);
+        k.op("setmaxnreg.inc.sync.aligned.u32", 232);
+        Reg cw = k.iop("sub.u32", wg, 1);
+        Reg lane = k.iop("and.b32", tid, 31), warpInGroup = k.iop("and.b32", k.iop("shr.u32", tid, 5), 3);
+        Reg[][] acc = new Reg[sets][];
+        for (int s = 0; s < sets; s++) acc[s] = k.regs(PtxType.F32, bn / 2);
+        Reg one = k.setp("eq.u32", tid, tid); // scale-d = true: accumulate
+        long hi = (1L << 16) | ((1024L >> 4) << 32) | (1L << 62); // LBO 16 (unused with swizzle), SBO 1024, 128-B swizzle
+        Reg aRow = k.iop("mul.lo.s32", cw, 64 * SROW);
+        Reg releaser = k.setp("eq.u32", lane, 0);
+        {
+            Reg phase = k.constU32(0), stage = k.constU32(0), stOff = k.constU32(0), full = k.iop("add.u32", bars, 0);
+            eachTile.accept(mn -> {
+                Reg m0 = mn[0], n0 = mn[1];
+                for (Reg[] set : acc) for (Reg r : set) k.op("mov.f32", r, Ptx.f32(0f));
+                Reg kt = k.constU32(0), prevEmpty = k.iop("add.u32", bars, 8 * S);
+                String top = k.newLabel("consume"), done = k.newLabel("consumed");
+                k.label(top);
+                k.braIf(k.setp("ge.u32", kt, nk), false, done);
+                waitParity(k, full, phase);
+                Reg base = k.iop("add.u32", smem, stOff);
+                Reg descA = desc(k, k.iop("add.u32", base, aRow), hi), descB = desc(k, k.iop("add.u32", base, bm * SROW), hi);
+                k.op("wgmma.fence.sync.aligned");
+                for (int kk = 0; kk < c.bk() / 16; kk++) {
+                    Reg dA = k.reg(PtxType.B64);
+                    k.op("add.s64", dA, descA, kk * 2); // +32 B along K inside the swizzled row
+                    for (int s = 0; s < sets; s++) {
+                        Reg dB = k.reg(PtxType.B64);
+                        k.op("add.s64", dB, descB, kk * 2 + (long) s * bn * SROW / 16);
+                        k.op("wgmma.mma_async.sync.aligned.m64n" + bn + "k16.f32.bf16.bf16", vec((Object[]) acc[s]), dA, dB, one, 1, 1, 0, 0);
+                    }
+                }
+                k.op("wgmma.commit_group.sync.aligned");
+                k.op("wgmma.wait_group.sync.aligned", 1); // the previous k-tile's group is done: release its buffer
+                Reg rel = k.reg(PtxType.PRED);
+                k.op("setp.ne.and.u32", rel, kt, 0, releaser);
+                release(k, rel, prevEmpty, cl);
+                k.op("add.u32", prevEmpty, full, 8 * S);
+                k.op("add.u32", kt, kt, 1);
+                k.op("add.u32", stage, stage, 1);
+                k.op("add.u32", stOff, stOff, stageBytes);
+                k.op("add.u32", full, full, 8);
+                Reg wrap = k.setp("eq.u32", stage, S);
+                k.opIf(wrap, false, "mov.u32", stage, 0);
+                k.opIf(wrap, false, "mov.u32", stOff, 0);
+                k.opIf(wrap, false, "mov.u32", full, bars);
+                k.opIf(wrap, false, "xor.b32", phase, phase, 1);
+                k.bra(top);
+                k.label(done);
+                k.op("wgmma.wait_group.sync.aligned", 0);
+                Reg last = k.reg(PtxType.PRED); // the tile's last buffer, so the producer can refill it during the epilogue
+                k.op("setp.ne.and.u32", last, nk, 0, releaser);
+                release(k, last, prevEmpty, cl);
+                pairEpilogue(k, c, acc, y, bias, M, N, k.mad(cw, 64, m0), n0, warpInGroup, lane);
+            });
+        }
+        k.label(exit);
+        if (cl > 1) { // no CTA leaves while its peer may still multicast into it or arrive on its barriers
+            k.op("barrier.cluster.arrive.release");
+            k.op("barrier.cluster.wait.acquire");
+        }
+        return k;
+    }
+
+    /**
+     * A consumer warp's release of the ring buffer whose "empty" barrier is at {@code empty} (lane 0 only, under {@code pred}):
+     * on its own CTA's barrier, or with a cluster on that barrier in every CTA (each producer multicasts into all of them).
+     */
+    private static void release(Ptx k, Reg pred, Reg empty, int cl) {
+        if (cl == 1) {
+            Reg state = k.reg(PtxType.B64);
+            k.opIf(pred, false, "mbarrier.arrive.shared::cta.b64", state, at(empty));
+            return;
+        }
+        for (int r = 0; r < cl; r++) {
+            Reg remote = k.reg(PtxType.B32);
+            k.op("mapa.shared::cluster.u32", remote, empty, r);
+            k.opIf(pred, false, "mbarrier.arrive.release.cluster.shared::cluster.b64", "_", at(remote));
+        }
+    }
+
+    /**
+     * {@code d = x · rcp(1 + 2^(−x·log2 e))} with the approximate reciprocal (about 1 ulp): the epilogue's 128 SiLUs per
+     * thread cost about a third of {@code div.rn}'s; saturates to −0 / x at the extremes like the exact form.
+     */
+    private static void fastSilu(Ptx k, Reg d, Reg x) {
+        Reg t = k.reg(PtxType.F32);
+        k.op("mul.f32", t, x, Ptx.f32((float) (-1 / Math.log(2))));
+        k.op("ex2.approx.ftz.f32", t, t);
+        k.op("add.f32", t, t, Ptx.f32(1f));
+        k.op("rcp.approx.ftz.f32", t, t);
+        k.op("mul.f32", d, x, t);
+    }
+
+    /** Spins until the mbarrier at {@code bar} has completed the phase of parity {@code parity}. */
+    private static void waitParity(Ptx k, Reg bar, Reg parity) {
+        String again = k.newLabel("wait");
+        k.label(again);
+        Reg p = k.reg(PtxType.PRED);
+        k.op("mbarrier.try_wait.parity.shared::cta.b64", p, at(bar), parity);
+        k.braIf(p, true, again);
+    }
+
+    /**
+     * The wgmma accumulator epilogue by column pairs (N % 8 == 0, y and bias 8-B aligned): accumulator i of warp w holds
+     * row 16w + g + 8·((i>>1)&1), columns 8·(i>>2) + 2t + {0,1}, so each (j, h) pair is one {@code v2.f32} access.
+     */
+    private static void pairEpilogue(Ptx k, Config c, Reg[][] acc, Reg y, Reg bias, Reg M, Reg N, Reg rowTop, Reg n0, Reg warpInGroup, Reg lane) {
+        Reg g = k.iop("shr.u32", lane, 2), t = k.iop("and.b32", lane, 3);
+        Reg row0 = k.iop("add.u32", k.mad(warpInGroup, 16, rowTop), g);
+        Reg col0 = k.iop("add.u32", n0, k.iop("shl.b32", t, 1));
+        Reg hasBias = k.paramNonNull("bias");
+        Reg biasRow = k.addr(bias, col0, 4);
+        int pairs = c.bn() / 8;
+        for (int h = 0; h < 2; h++) {
+            Reg m = k.iop("add.u32", row0, 8 * h);
+            Reg mOk = k.setp("lt.u32", m, M);
+            Reg rowPtr = k.addr(y, k.mad(m, N, col0), 4);
+            for (int j = 0; j < pairs; j++) {
+                Reg ok = k.reg(PtxType.PRED);
+                k.op("setp.lt.and.u32", ok, k.iop("add.u32", col0, 8 * j), N, mOk);
+                Reg v0 = acc[0][4 * j + 2 * h], v1 = acc[0][4 * j + 2 * h + 1];
+                if (c.dual()) {
+                    Reg s0 = k.reg(PtxType.F32), s1 = k.reg(PtxType.F32);
+                    fastSilu(k, s0, v0);
+                    fastSilu(k, s1, v1);
+                    v0 = k.fop("mul.f32", s0, acc[1][4 * j + 2 * h]);
+                    v1 = k.fop("mul.f32", s1, acc[1][4 * j + 2 * h + 1]);
+                } else {
+                    Reg b0 = k.constF32(0f), b1 = k.constF32(0f), both = k.reg(PtxType.PRED);
+                    k.op("and.pred", both, ok, hasBias);
+                    k.opIf(both, false, "ld.global.v2.f32", vec(b0, b1), at(biasRow, 32L * j));
+                    v0 = k.fop("add.f32", v0, b0);
+                    v1 = k.fop("add.f32", v1, b1);
+                }
+                if (c.epi() == Epilogue.ADD) {
+                    Reg o0 = k.constF32(0f), o1 = k.constF32(0f);
+                    k.opIf(ok, false, "ld.global.v2.f32", vec(o0, o1), at(rowPtr, 32L * j));
+                    k.op("add.f32", v0, v0, o0);
+                    k.op("add.f32", v1, v1, o1);
+                }
+                k.opIf(ok, false, "st.global.v2.f32", at(rowPtr, 32L * j), vec(v0, v1));
+            }
+        }
+    }
+
     /** A shared-memory matrix descriptor: {@code (addr >> 4) & 0x3FFF} in bits 0–13, the rest from {@code hi}. */
-    private static Reg desc(Ptx k, Reg addr, long hi) {
+    static Reg desc(Ptx k, Reg addr, long hi) {
         Reg lo = k.iop("shr.u32", addr, 4);
         k.op("and.b32", lo, lo, 0x3FFF);
         Reg d = k.reg(PtxType.B64);

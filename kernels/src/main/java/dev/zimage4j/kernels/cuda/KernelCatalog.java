@@ -29,6 +29,12 @@ public final class KernelCatalog {
         ks.add(ElementwiseKernels.embedding());
         ks.add(ElementwiseKernels.transpose());
         ks.add(ElementwiseKernels.upsample2x());
+        ks.add(ElementwiseKernels.upsample2xVec4());
+        ks.add(ElementwiseKernels.im2col(8));
+        ks.add(ElementwiseKernels.im2col(16));
+        ks.add(ElementwiseKernels.im2col(64));
+        ks.add(ElementwiseKernels.biasRows(false));
+        ks.add(ElementwiseKernels.biasRows(true));
         ks.add(ElementwiseKernels.patchify(false));
         ks.add(ElementwiseKernels.patchify(true));
         for (Rope r : Rope.values()) ks.add(ElementwiseKernels.rope(r));
@@ -36,8 +42,18 @@ public final class KernelCatalog {
         for (RowKernels.Kind k : RowKernels.Kind.values()) {
             ks.add(RowKernels.generate(k, false));
             ks.add(RowKernels.generate(k, true));
+            if (k == RowKernels.Kind.RMS_NORM || k == RowKernels.Kind.LAYER_NORM) {
+                ks.add(RowKernels.generate(k, false, true));
+                ks.add(RowKernels.generate(k, true, true));
+            }
+        }
+        for (Rope r : Rope.values()) {
+            ks.add(RowKernels.rmsNormRope(r, false));
+            ks.add(RowKernels.rmsNormRope(r, true));
         }
         ks.add(RowKernels.groupNormPartial());
+        ks.add(RowKernels.groupNormPartial(true));
+        ks.add(RowKernels.groupNormApplyVec4());
         ks.add(RowKernels.groupNormFinalize());
         ks.add(RowKernels.groupNormApply());
         for (GemmKernel.Config c : GemmKernel.allConfigs()) ks.add(GemmKernel.generate(c));

@@ -1,5 +1,6 @@
 package dev.zimage4j.kernels.cuda;
 
+import dev.zimage4j.kernels.Rope;
 import dev.zimage4j.kernels.ptx.Ptx;
 import dev.zimage4j.kernels.ptx.PtxType;
 import dev.zimage4j.kernels.ptx.Reg;
@@ -38,13 +39,26 @@ final class RowKernels {
         return generate(kind, false);
     }
 
+    static Ptx generate(Kind kind, boolean vec4) {
+        return generate(kind, vec4, false);
+    }
+
+    /** The entry name of a {@link #generate} variant. */
+    static String entry(Kind kind, boolean vec4, boolean bf16Out) {
+        return kind.name().toLowerCase() + (vec4 ? "_vec4" : "") + (bf16Out ? "_bf16" : "");
+    }
+
     /**
      * {@code kind}; with {@code vec4} each lane moves 4 consecutive columns per 16-B load/store (needs cols % 4 == 0
      * and 16-B aligned rows and vectors): 4× the bytes in flight per iteration of the memory-bound row loops.
+     * With {@code bf16Out} (RMSNorm and LayerNorm only) {@code y} is written as bf16, the operand format of the
+     * tensor-core GEMMs, so the GEMM that reads it needs no conversion pass.
      */
-    static Ptx generate(Kind kind, boolean vec4) {
+    static Ptx generate(Kind kind, boolean vec4, boolean bf16Out) {
+        if (bf16Out && kind != Kind.RMS_NORM && kind != Kind.LAYER_NORM)
+            throw new IllegalArgumentException(kind + " has no bf16 output variant");
         int width = vec4 ? 4 : 1;
-        Ptx k = new Ptx(kind.name().toLowerCase() + (vec4 ? "_vec4" : ""));
+        Ptx k = new Ptx(entry(kind, vec4, bf16Out));
         k.directive(".maxntid " + BLOCK + ", 1, 1");
         Reg out = k.paramPtr("y");
         Reg in = kind == Kind.SOFTMAX ? out : k.paramPtr("x");
@@ -59,7 +73,7 @@ final class RowKernels {
         String exit = k.newLabel("exit");
         k.braIf(k.setp("ge.u32", row, rows), false, exit);
         Reg rowOff = k.iop("mul.lo.s32", row, cols);
-        Reg xRow = k.addr(in, rowOff, 4), yRow = k.addr(out, rowOff, 4);
+        Reg xRow = k.addr(in, rowOff, 4), yRow = k.addr(out, rowOff, bf16Out ? 2 : 4);
         Reg colsF = k.reg(PtxType.F32);
         k.op("cvt.rn.f32.u32", colsF, cols);
         Reg units = vec4 ? k.iop("shr.u32", cols, 2) : cols; // loop trip: columns, or column quads
@@ -126,7 +140,7 @@ final class RowKernels {
                 k.opIf(hasMod, false, width == 1 ? "ld.global.f32" : "ld.global.v4.f32", width == 1 ? m[0] : Ptx.vec((Object[]) m),
                         at(k.addr(mod, c, 4 * width)));
             }
-            Reg py = k.addr(yRow, c, 4 * width);
+            Reg py = k.addr(yRow, c, (bf16Out ? 2 : 4) * width);
             Reg[] old = kind == Kind.GATED_RESIDUAL ? load(k, yRow, c, width) : null;
             Reg[] r = k.regs(PtxType.F32, width);
             for (int i = 0; i < width; i++) {
@@ -148,11 +162,114 @@ final class RowKernels {
                 }
                 if (old != null) k.op("add.f32", r[i], r[i], old[i]);
             }
-            if (width == 1) k.op("st.global.f32", at(py), r[0]);
+            if (bf16Out) storeBf16(k, py, r);
+            else if (width == 1) k.op("st.global.f32", at(py), r[0]);
             else k.op("st.global.v4.f32", at(py), Ptx.vec((Object[]) r));
         });
         k.label(exit);
         return k;
+    }
+
+    /** Stores 1, 2 or 4 consecutive floats at {@code p} as bf16 (round to nearest even), 2-, 4- or 8-byte aligned. */
+    static void storeBf16(Ptx k, Reg p, Reg... v) {
+        if (v.length == 1) {
+            Reg h = k.reg(PtxType.B16);
+            k.op("cvt.rn.bf16.f32", h, v[0]);
+            k.op("st.global.b16", at(p), h);
+            return;
+        }
+        Reg[] h = k.regs(PtxType.B32, v.length / 2);
+        for (int j = 0; j < h.length; j++) k.op("cvt.rn.bf16x2.f32", h[j], v[2 * j + 1], v[2 * j]); // upper half = odd element
+        if (h.length == 1) k.op("st.global.b32", at(p), h[0]);
+        else k.op("st.global.v2.b32", at(p), Ptx.vec((Object[]) h));
+    }
+
+    /**
+     * The attention Q/K path in one pass: per-head RMSNorm then rotary embedding,
+     * {@code rms_norm_rope_LAYOUT[_bf16](y, x, w, cos, sin, rows, D, heads, eps)} over {@code rows = S·heads} rows of
+     * {@code D} (one head of one token each; token = row / heads), one warp per row. Each lane takes rotated pairs
+     * ({@code (2m, 2m+1)} interleaved, {@code (m, m + D/2)} half): pass 1 sums the squares, pass 2 writes
+     * {@code n = x·rsqrt(mean x² + eps)·w}, then {@code (n₀·cos − n₁·sin, n₀·sin + n₁·cos)} with the angle of column m
+     * of the {@code [S, D/2]} tables. Same arithmetic as RMSNorm followed by RoPE; {@code y} (f32 or, with
+     * {@code bf16Out}, bf16 for the attention kernel) may alias {@code x} when both are f32.
+     */
+    static Ptx rmsNormRope(Rope layout, boolean bf16Out) {
+        Ptx k = new Ptx(rmsNormRopeEntry(layout, bf16Out));
+        k.directive(".maxntid " + BLOCK + ", 1, 1");
+        Reg out = k.paramPtr("y"), in = k.paramPtr("x"), w = k.paramPtr("w"), cosT = k.paramPtr("cos"), sinT = k.paramPtr("sin");
+        Reg rows = k.paramU32("rows"), d = k.paramU32("D"), heads = k.paramU32("heads");
+        Reg eps = k.paramF32("eps");
+        Reg tid = k.special("%tid.x"), cta = k.special("%ctaid.x");
+        Reg lane = k.iop("and.b32", tid, 31);
+        Reg row = k.mad(cta, WARPS, k.iop("shr.u32", tid, 5));
+        String exit = k.newLabel("exit");
+        k.braIf(k.setp("ge.u32", row, rows), false, exit);
+        Reg half = k.iop("shr.u32", d, 1);
+        Reg rowOff = k.iop("mul.lo.s32", row, d);
+        Reg xRow = k.addr(in, rowOff, 4), yRow = k.addr(out, rowOff, bf16Out ? 2 : 4);
+        Reg angles = k.addr(cosT, k.iop("mul.lo.s32", k.iop("div.u32", row, heads), half), 4);
+        Reg sinRow = k.addr(sinT, k.iop("mul.lo.s32", k.iop("div.u32", row, heads), half), 4);
+        Reg dF = k.reg(PtxType.F32);
+        k.op("cvt.rn.f32.u32", dF, d);
+        boolean inter = layout == Rope.INTERLEAVED;
+
+        Reg acc = k.constF32(0f);
+        k.forLoop(lane, half, 32, m -> {
+            Reg[] x = pair(k, xRow, m, half, inter);
+            k.op("fma.rn.f32", acc, x[0], x[0], acc);
+            k.op("fma.rn.f32", acc, x[1], x[1], acc);
+        });
+        k.warpReduce(acc, "add");
+        Reg a = k.fop("div.rn.f32", acc, dF);
+        k.op("add.f32", a, a, eps);
+        k.op("rsqrt.approx.f32", a, a);
+
+        k.forLoop(lane, half, 32, m -> {
+            Reg[] x = pair(k, xRow, m, half, inter), wv = pair(k, w, m, half, inter);
+            Reg c = k.reg(PtxType.F32), s = k.reg(PtxType.F32);
+            k.op("ld.global.f32", c, at(k.addr(angles, m, 4)));
+            k.op("ld.global.f32", s, at(k.addr(sinRow, m, 4)));
+            Reg n0 = k.fop("mul.f32", k.fop("mul.f32", x[0], a), wv[0]);
+            Reg n1 = k.fop("mul.f32", k.fop("mul.f32", x[1], a), wv[1]);
+            Reg negSin = k.reg(PtxType.F32);
+            k.op("neg.f32", negSin, s);
+            Reg o0 = k.fop("mul.f32", n1, negSin), o1 = k.fop("mul.f32", n1, c);
+            k.op("fma.rn.f32", o0, n0, c, o0);   // n0·cos − n1·sin
+            k.op("fma.rn.f32", o1, n0, s, o1);   // n0·sin + n1·cos
+            if (inter) {
+                Reg p = k.addr(yRow, m, bf16Out ? 4 : 8);
+                if (bf16Out) storeBf16(k, p, o0, o1);
+                else k.op("st.global.v2.f32", at(p), Ptx.vec(o0, o1));
+            } else {
+                Reg p0 = k.addr(yRow, m, bf16Out ? 2 : 4), p1 = k.addr(yRow, k.iop("add.u32", m, half), bf16Out ? 2 : 4);
+                if (bf16Out) {
+                    storeBf16(k, p0, o0);
+                    storeBf16(k, p1, o1);
+                } else {
+                    k.op("st.global.f32", at(p0), o0);
+                    k.op("st.global.f32", at(p1), o1);
+                }
+            }
+        });
+        k.label(exit);
+        return k;
+    }
+
+    /** The entry name of a {@link #rmsNormRope} variant. */
+    static String rmsNormRopeEntry(Rope layout, boolean bf16Out) {
+        return "rms_norm_rope_" + layout.name().toLowerCase() + (bf16Out ? "_bf16" : "");
+    }
+
+    /** The f32 pair m of a row: {@code (2m, 2m+1)} by one 8-B load, or {@code (m, m + half)}. */
+    private static Reg[] pair(Ptx k, Reg rowPtr, Reg m, Reg half, boolean interleaved) {
+        Reg[] v = k.regs(PtxType.F32, 2);
+        if (interleaved) {
+            k.op("ld.global.v2.f32", Ptx.vec(v[0], v[1]), at(k.addr(rowPtr, m, 8)));
+        } else {
+            k.op("ld.global.f32", v[0], at(k.addr(rowPtr, m, 4)));
+            k.op("ld.global.f32", v[1], at(k.addr(rowPtr, k.iop("add.u32", m, half), 4)));
+        }
+        return v;
     }
 
     /** Calls {@code f} on every element of the row: lane-strided over {@code units} units of {@code width} columns. */
@@ -178,7 +295,15 @@ final class RowKernels {
      * VAE's 32-group norms over 10⁶-pixel planes from running on 32 SMs.
      */
     static Ptx groupNormPartial() {
-        Ptx k = new Ptx("group_norm_partial");
+        return groupNormPartial(false);
+    }
+
+    /**
+     * {@link #groupNormPartial()}; with {@code vec4} each thread reads 4 consecutive elements per 16-B load (needs
+     * HW % 4 == 0, chunk % 4 == 0 and a 16-B aligned x, so every span starts and ends on a quad).
+     */
+    static Ptx groupNormPartial(boolean vec4) {
+        Ptx k = new Ptx("group_norm_partial" + (vec4 ? "_vec4" : ""));
         k.directive(".maxntid " + BLOCK + ", 1, 1");
         Reg x = k.paramPtr("x"), part = k.paramPtr("part");
         Reg ch = k.paramU32("C"), hw = k.paramU32("HW"), groups = k.paramU32("groups"), chunk = k.paramU32("chunk");
@@ -191,20 +316,20 @@ final class RowKernels {
         Reg len = k.iop("sub.u32", hi, lo);
         Reg lenF = k.reg(PtxType.F32);
         k.op("cvt.rn.f32.u32", lenF, len);
+        int width = vec4 ? 4 : 1;
+        Reg units = vec4 ? k.iop("shr.u32", len, 2) : len;
         Reg sum = k.constF32(0f);
-        k.forLoop(tid, len, BLOCK, i -> {
-            Reg v = k.reg(PtxType.F32);
-            k.op("ld.global.f32", v, at(k.addr(xg, i, 4)));
-            k.op("add.f32", sum, sum, v);
+        k.forLoop(tid, units, BLOCK, i -> {
+            for (Reg v : load(k, xg, i, width)) k.op("add.f32", sum, sum, v);
         });
         blockSum(k, sum, red, tid);
         Reg mean = k.fop("div.rn.f32", sum, k.fop("max.f32", lenF, Ptx.f32(1f)));
         Reg m2 = k.constF32(0f);
-        k.forLoop(tid, len, BLOCK, i -> {
-            Reg v = k.reg(PtxType.F32);
-            k.op("ld.global.f32", v, at(k.addr(xg, i, 4)));
-            Reg d = k.fop("sub.f32", v, mean);
-            k.op("fma.rn.f32", m2, d, d, m2);
+        k.forLoop(tid, units, BLOCK, i -> {
+            for (Reg v : load(k, xg, i, width)) {
+                Reg d = k.fop("sub.f32", v, mean);
+                k.op("fma.rn.f32", m2, d, d, m2);
+            }
         });
         blockSum(k, m2, red, tid);
         k.ifThen(k.setp("eq.u32", tid, 0), false, () -> {
@@ -281,6 +406,45 @@ final class RowKernels {
             ElementwiseKernels.silu(k, sl, r);
             k.op("selp.f32", r, sl, r, doSilu);
             k.op("st.global.f32", at(k.addr(y, i, 4)), r);
+        });
+        return k;
+    }
+
+    /**
+     * GroupNorm step 3, vectorised: {@code group_norm_apply_vec4(y, x, gamma, beta, stats, C, HW, groups, silu)} on a
+     * grid ({@code gx}, C): block row c handles channel c (its statistics and affine loaded once per thread, no
+     * index division), each thread 4 consecutive pixels per 16-B load and store, grid-strided over the plane's
+     * HW/4 quads. Needs HW % 4 == 0 and 16-B aligned x, y. Same arithmetic as {@link #groupNormApply}.
+     */
+    static Ptx groupNormApplyVec4() {
+        Ptx k = new Ptx("group_norm_apply_vec4");
+        Reg y = k.paramPtr("y"), x = k.paramPtr("x"), gamma = k.paramPtr("gamma"), beta = k.paramPtr("beta"), stats = k.paramPtr("stats");
+        Reg ch = k.paramU32("C"), hw = k.paramU32("HW"), groups = k.paramU32("groups");
+        Reg silu = k.paramU32("silu");
+        Reg c = k.special("%ctaid.y");
+        Reg doSilu = k.setp("ne.u32", silu, 0);
+        Reg sp = k.addr(stats, k.iop("shl.b32", k.iop("div.u32", c, k.iop("div.u32", ch, groups)), 1), 4);
+        Reg mean = k.reg(PtxType.F32), rstd = k.reg(PtxType.F32), ga = k.reg(PtxType.F32), be = k.reg(PtxType.F32);
+        k.op("ld.global.f32", mean, at(sp));
+        k.op("ld.global.f32", rstd, at(sp, 4));
+        k.op("ld.global.f32", ga, at(k.addr(gamma, c, 4)));
+        k.op("ld.global.f32", be, at(k.addr(beta, c, 4)));
+        Reg quads = k.iop("shr.u32", hw, 2);
+        Reg planeOff = k.iop("mul.lo.s32", c, hw);
+        Reg xp = k.addr(x, planeOff, 4), yp = k.addr(y, planeOff, 4);
+        Reg start = k.mad(k.special("%ctaid.x"), k.special("%ntid.x"), k.special("%tid.x"));
+        Reg stride = k.iop("mul.lo.s32", k.special("%nctaid.x"), k.special("%ntid.x"));
+        k.forLoop(start, quads, stride, q -> {
+            Reg[] v = load(k, xp, q, 4);
+            for (Reg r : v) {
+                k.op("sub.f32", r, r, mean);
+                k.op("mul.f32", r, r, rstd);
+                k.op("fma.rn.f32", r, r, ga, be);
+                Reg sl = k.reg(PtxType.F32);
+                ElementwiseKernels.silu(k, sl, r);
+                k.op("selp.f32", r, sl, r, doSilu);
+            }
+            k.op("st.global.v4.f32", at(k.addr(yp, q, 16)), Ptx.vec((Object[]) v));
         });
         return k;
     }

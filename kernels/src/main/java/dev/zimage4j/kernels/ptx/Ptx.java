@@ -102,6 +102,18 @@ public final class Ptx {
         return r;
     }
 
+    /**
+     * Declares a {@code CUtensorMap} parameter passed by value ({@code .param .align 64 .b8 name[128]}) and
+     * returns its generic address, the operand form {@code cp.async.bulk.tensor} takes (docs/cuda-notes §7).
+     */
+    public Reg paramTensorMap(String name) {
+        addParam(".param .align 64 .b8 " + name + "[128]");
+        Reg r = reg(PtxType.B64);
+        op("mov.u64", r, name);
+        op("cvta.param.u64", r, r);
+        return r;
+    }
+
     /** Declares a float parameter and returns its value. */
     public Reg paramF32(String name) {
         addParam(".param .f32 " + name);

@@ -149,7 +149,7 @@ public final class GpuCheck {
         Random r = new Random(20261129L + group.hashCode());
         switch (group) {
             case "gemm" -> {
-                for (int[] mnk : new int[][]{{77, 200, 136}, {1, 64, 32}, {300, 130, 100}, {256, 384, 512}})
+                for (int[] mnk : new int[][]{{77, 200, 136}, {1, 64, 32}, {300, 130, 100}, {256, 384, 512}, {130, 264, 1000}})
                     linearCases(r, mnk[0], mnk[1], mnk[2]);
                 matmulTransposed(r, 70, 90, 48);
                 matmulTransposed(r, 33, 17, 20);
@@ -158,28 +158,43 @@ public final class GpuCheck {
                 for (int[] a : new int[][]{{2, 2, 16, 19, 19, 0, 19}, {4, 2, 128, 200, 200, 1, 200}, {4, 4, 128, 130, 150, 0, 120},
                         {30, 30, 128, 333, 333, 0, 333}, {2, 1, 64, 70, 70, 1, 60}, {1, 1, 512, 150, 150, 0, 150}, {3, 3, 32, 65, 257, 0, 257}, {2, 2, 20, 50, 50, 1, 50}, {1, 1, 512, 70, 70, 0, 40}})
                     attention(r, a[0], a[1], a[2], a[3], a[4], a[5] == 1, a[6]);
+                attentionVariants(r);
             }
             case "norms" -> {
                 norms(r, 37, 3840);
                 norms(r, 133, 128);
                 norms(r, 5, 40);
                 norms(r, 7, 30); // cols not a multiple of 4: the scalar row kernels
+                operandNorms(r, 37, 3840, 3840);
+                operandNorms(r, 133, 128, 128);
+                operandNorms(r, 5, 40, 40);
+                operandNorms(r, 7, 36, 8);  // cols not a multiple of 8: an f32 "operand"; 36 % 4 == 0: vec4 kernels
+                operandNorms(r, 6, 30, 8);  // scalar row kernels
+                rmsNormRope(r, 21, 3, 32);
+                rmsNormRope(r, 33, 30, 128);
+                rmsNormRope(r, 5, 2, 20);
+                rmsNormRope(r, 4, 3, 6);
                 groupNorm(r, 64, 33, 17, 32);
                 groupNorm(r, 12, 9, 7, 4);
                 groupNorm(r, 64, 160, 161, 8);   // 13 partial blocks per group
                 groupNorm(r, 32, 300, 257, 32);
+                groupNorm(r, 64, 32, 20, 32);    // HW % 4 == 0: the vec4 kernels
+                groupNorm(r, 16, 200, 164, 4);   // vec4, several partial blocks per group
             }
             case "elementwise" -> {
                 elementwise(r, 10_000);
                 rope(r, 21, 3, 32);
                 rope(r, 7, 2, 128);
                 timestep(r);
+                axpyByTensor(r, 10_000);
             }
             case "conv" -> {
                 conv(r, Conv2dSpec.same(16, 19, 23, 40, 3));
                 conv(r, Conv2dSpec.same(32, 16, 16, 24, 1));
                 conv(r, Conv2dSpec.downsample(8, 17, 18));
                 conv(r, Conv2dSpec.same(3, 12, 10, 130, 3));
+                conv(r, Conv2dSpec.same(64, 20, 36, 130, 3));   // patch matrix + wgmma on sm_90: two 128-row tiles of output channels
+                conv(r, Conv2dSpec.same(16, 7, 9, 8, 3));        // HW % 4 != 0: scalar bias pass
             }
             case "images" -> {
                 images(r);
@@ -277,6 +292,105 @@ public final class GpuCheck {
         });
     }
 
+    /**
+     * Norms writing an {@link Backend#allocOperand} tensor (bf16 on the GPU when cols % 8 == 0), read back
+     * directly and through the GEMMs that consume it (q, k, v style: three GEMMs of one operand).
+     */
+    void operandNorms(Random r, int rows, int cols, int n) {
+        float[] x = rand(r, rows * cols, 2f), w = rand(r, cols, 1f), sc = rand(r, cols, 0.5f), wm = rand(r, n * cols, 0.1f), wm2 = rand(r, n * cols, 0.1f);
+        TensorView wv = view("w", DType.F32, w, cols), mv = view("wm", DType.BF16, wm, n, cols), mv2 = view("wm2", DType.BF16, wm2, n, cols);
+        String dims = " " + rows + "x" + cols;
+        check("rmsNorm+scale -> operand" + dims, true, b -> {
+            Tensor y = b.allocOperand(rows, cols);
+            b.upload(y, nanArray(rows * cols));
+            b.rmsNorm(y, in(b, x, rows, cols), b.weight(wv), in(b, sc, cols), 1e-5f);
+            return get(b, y);
+        });
+        check("layerNorm+scale -> operand" + dims, true, b -> {
+            Tensor y = b.allocOperand(rows, cols);
+            b.upload(y, nanArray(rows * cols));
+            b.layerNorm(y, in(b, x, rows, cols), in(b, sc, cols), 1e-6f);
+            return get(b, y);
+        });
+        check("rmsNorm -> operand -> linear, linear, linearSwiGLU" + dims + " N=" + n, true, b -> {
+            Tensor y = b.allocOperand(rows, cols), o1 = poisoned(b, rows, n), o2 = poisoned(b, rows, n), o3 = poisoned(b, rows, n);
+            Weight a = b.weight(mv), a2 = b.weight(mv2);
+            b.rmsNorm(y, in(b, x, rows, cols), b.weight(wv), in(b, sc, cols), 1e-5f);
+            b.linear(o1, y, a, null);
+            b.linear(o2, y, a2, null);
+            b.linearSwiGLU(o3, y, a, a2);
+            float[] all = new float[3 * rows * n];
+            System.arraycopy(get(b, o1), 0, all, 0, rows * n);
+            System.arraycopy(get(b, o2), 0, all, rows * n, rows * n);
+            System.arraycopy(get(b, o3), 0, all, 2 * rows * n, rows * n);
+            return all;
+        });
+    }
+
+    static float[] nanArray(int n) {
+        float[] f = new float[n];
+        Arrays.fill(f, Float.NaN);
+        return f;
+    }
+
+    /** QK-norm + RoPE in one op: f32 out of place and in place, into an operand, and feeding attention. */
+    void rmsNormRope(Random r, int S, int heads, int D) {
+        float[] x = rand(r, S * heads * D, 2f), w = rand(r, D, 1f), ang = rand(r, S * D / 2, 6f), v = rand(r, S * heads * D, 1f);
+        float[] cos = new float[ang.length], sin = new float[ang.length];
+        for (int i = 0; i < ang.length; i++) {
+            cos[i] = (float) Math.cos(ang[i]);
+            sin[i] = (float) Math.sin(ang[i]);
+        }
+        TensorView wv = view("qn", DType.F32, w, D);
+        for (Rope layout : Rope.values()) {
+            String dims = " " + layout + " S=" + S + " heads=" + heads + " D=" + D;
+            check("rmsNormRope" + dims, false, b -> {
+                Tensor y = poisoned(b, S, heads * D);
+                b.rmsNormRope(y, in(b, x, S, heads * D), b.weight(wv), in(b, cos, S, D / 2), in(b, sin, S, D / 2), heads, layout, 1e-6f);
+                return get(b, y);
+            });
+            check("rmsNormRope in place" + dims, false, b -> {
+                Tensor t = in(b, x, S, heads * D);
+                b.rmsNormRope(t, t, b.weight(wv), in(b, cos, S, D / 2), in(b, sin, S, D / 2), heads, layout, 1e-6f);
+                return get(b, t);
+            });
+            check("rmsNormRope -> operand" + dims, true, b -> {
+                Tensor y = b.allocOperand(S, heads * D);
+                b.upload(y, nanArray(S * heads * D));
+                b.rmsNormRope(y, in(b, x, S, heads * D), b.weight(wv), in(b, cos, S, D / 2), in(b, sin, S, D / 2), heads, layout, 1e-6f);
+                return get(b, y);
+            });
+            if (D % 8 == 0)
+                check("rmsNormRope -> operand q, k -> attention" + dims, true, b -> {
+                    Tensor q = b.allocOperand(S, heads * D), k = b.allocOperand(S, heads * D), o = poisoned(b, S, heads * D);
+                    Tensor c = in(b, cos, S, D / 2), s = in(b, sin, S, D / 2);
+                    b.rmsNormRope(q, in(b, x, S, heads * D), b.weight(wv), c, s, heads, layout, 1e-6f);
+                    b.rmsNormRope(k, in(b, v, S, heads * D), b.weight(wv), c, s, heads, layout, 1e-6f);
+                    b.attention(o, q, k, in(b, v, S, heads * D), AttentionSpec.full(heads, D, S));
+                    return get(b, o);
+                });
+            if (D % 8 == 0)
+                check("rmsNormRope -> f32 q in place, operand k -> attention (the DiT's)" + dims, true, b -> {
+                    Tensor q = in(b, x, S, heads * D), k = b.allocOperand(S, heads * D), o = poisoned(b, S, heads * D);
+                    Tensor c = in(b, cos, S, D / 2), s = in(b, sin, S, D / 2);
+                    b.rmsNormRope(q, q, b.weight(wv), c, s, heads, layout, 1e-6f);
+                    b.rmsNormRope(k, in(b, v, S, heads * D), b.weight(wv), c, s, heads, layout, 1e-6f);
+                    b.attention(o, q, k, in(b, v, S, heads * D), AttentionSpec.full(heads, D, S));
+                    return get(b, o);
+                });
+        }
+    }
+
+    /** {@code y += alpha[0]·x} with the factor on the backend. */
+    void axpyByTensor(Random r, int n) {
+        float[] a = rand(r, n, 4f), c = rand(r, n, 4f);
+        check("axpy by tensor n=" + n, false, b -> {
+            Tensor y = in(b, a, n);
+            b.axpy(y, in(b, new float[]{-0.37f}, 1), in(b, c, n));
+            return get(b, y);
+        });
+    }
+
     void groupNorm(Random r, int C, int H, int W, int groups) {
         float[] x = rand(r, C * H * W, 3f), g = rand(r, C, 1f), be = rand(r, C, 1f);
         for (int i = 0; i < x.length; i++) x[i] += 1.5f;
@@ -368,6 +482,12 @@ public final class GpuCheck {
             b.upsampleNearest2x(y, in(b, x, C, H, W), C, H, W);
             return get(b, y);
         });
+        float[] x12 = rand(r, 3 * 7 * 12, 1f);
+        check("upsampleNearest2x W % 4 == 0 (quads)", false, b -> {
+            Tensor y = poisoned(b, 3, 14, 24);
+            b.upsampleNearest2x(y, in(b, x12, 3, 7, 12), 3, 7, 12);
+            return get(b, y);
+        });
         check("patchify", false, b -> {
             Tensor y = poisoned(b, (H / p) * (W / p), p * p * C);
             b.patchify(y, in(b, x, C, H, W), C, H, W, p);
@@ -404,7 +524,10 @@ public final class GpuCheck {
         float[] x = rand(r, M * K, 1f), w = rand(r, N * K, 0.1f), w2 = rand(r, N * K, 0.1f);
         TensorView wv = view("w", DType.BF16, w, N, K), wv2 = view("w2", DType.BF16, w2, N, K);
         for (GemmKernel.Epilogue e : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.SWIGLU})
-            for (GemmKernel.Config c : java.util.stream.Stream.concat(GemmKernel.candidates(e).stream(), GemmKernel.wgmmaCandidates(e).stream()).toList()) {
+            for (GemmKernel.Config c : java.util.stream.Stream.concat(GemmKernel.candidates(e).stream(),
+                    java.util.stream.Stream.concat(GemmKernel.wgmmaCandidates(e).stream(),
+                            java.util.stream.Stream.concat(GemmKernel.tmaCandidates(e).stream(),
+                                    java.util.stream.Stream.concat(GemmKernel.tmaOneShotCandidates(e).stream(), GemmKernel.tmaClusterCandidates(e).stream())))).toList()) {
                 boolean swiglu = e == GemmKernel.Epilogue.SWIGLU;
                 check(c.entry() + " M=" + M + " N=" + N + " K=" + K, true, b -> {
                     Tensor y = poisoned(b, M, N), xt = in(b, x, M, K);
@@ -415,22 +538,41 @@ public final class GpuCheck {
                     return get(b, y);
                 });
             }
-        for (AttentionKernel.Config c : AttentionKernel.candidates128())
+    }
+
+    /** Every attention variant (mma.sync tile shapes; on Hopper the wgmma ones) computes the same function (GPU only). */
+    void attentionVariants(Random r) {
+        if (!(gpu instanceof CudaBackend cuda)) return;
+        boolean hopper = cuda.context().computeCapability() == 90;
+        List<AttentionKernel.Config> configs = new java.util.ArrayList<>(AttentionKernel.candidates128());
+        if (hopper) configs.addAll(AttentionKernel.wgmmaCandidates128());
+        for (AttentionKernel.Config c : configs)
             for (boolean causal : new boolean[]{false, true}) {
-                int S = 333, H = 4;
-                float[] q = rand(r, S * H * 128, 1f), k = rand(r, S * H * 128, 1f), v = rand(r, S * H * 128, 1f);
-                AttentionSpec spec = new AttentionSpec(H, H, 128, 0.088f, causal, S - 7);
-                check(c.entry() + (causal ? " causal" : "") + " S=" + S, true, b -> {
-                    Tensor o = poisoned(b, S, H * 128);
-                    if (b == cuda) cuda.forcedAttention = c;
-                    try {
-                        b.attention(o, in(b, q, S, H * 128), in(b, k, S, H * 128), in(b, v, S, H * 128), spec);
-                    } finally {
-                        if (b == cuda) cuda.forcedAttention = null;
-                    }
-                    return get(b, o);
-                });
+                attentionWith(cuda, r, c, 4, 2, 333, causal, 333 - 7);
+                if (c.wgmma()) attentionWith(cuda, r, c, 2, 2, 1100, causal, 1090); // many tiles: every ring stage reused
             }
+        if (hopper)
+            for (AttentionKernel.Config c : AttentionKernel.wgmmaCandidates512()) {
+                attentionWith(cuda, r, c, 1, 1, 150, false, 150);
+                attentionWith(cuda, r, c, 1, 1, 300, false, 290);
+            }
+    }
+
+    /** One attention case (self-attention, S tokens, key padding at {@code valid}) with the CUDA backend forced to variant {@code c}. */
+    private void attentionWith(CudaBackend cuda, Random r, AttentionKernel.Config c, int H, int kvH, int S, boolean causal, int valid) {
+        int D = c.headDim();
+        float[] q = rand(r, S * H * D, 1f), k = rand(r, S * kvH * D, 1f), v = rand(r, S * kvH * D, 1f);
+        AttentionSpec spec = new AttentionSpec(H, kvH, D, (float) (1 / Math.sqrt(D)), causal, valid);
+        check(c.entry() + (causal ? " causal" : "") + " h=" + H + "/" + kvH + " S=" + S + " valid=" + valid, true, b -> {
+            Tensor o = poisoned(b, S, H * D);
+            if (b == cuda) cuda.forcedAttention = c;
+            try {
+                b.attention(o, in(b, q, S, H * D), in(b, k, S, kvH * D), in(b, v, S, kvH * D), spec);
+            } finally {
+                if (b == cuda) cuda.forcedAttention = null;
+            }
+            return get(b, o);
+        });
     }
 
     /** A replayed sequence must equal running it eagerly, each time (axpy accumulates, so a stale replay shows). */
@@ -448,6 +590,24 @@ public final class GpuCheck {
                     b.axpy(acc, 0.5f, h);
                 });
             return get(b, acc);
+        });
+        check("replay with a device factor changed by copy between replays, fences", false, b -> {
+            int n = 5000;
+            Tensor y = in(b, rand(new Random(3), n, 1f), n), xt = in(b, rand(new Random(4), n, 1f), n);
+            Tensor table = in(b, new float[]{0.5f, -1.25f, 2f}, 3), factor = b.alloc(1);
+            Backend.Fence previous = null;
+            for (int i = 0; i < 3; i++) {
+                b.copy(factor, table.view(i, 1));
+                b.replay("graph-test-3", () -> {
+                    b.axpy(y, factor, xt);
+                    b.silu(xt, xt);
+                });
+                Backend.Fence f = b.fence();
+                if (previous != null) previous.await();
+                previous = f;
+            }
+            previous.await();
+            return get(b, y);
         });
         check("replay sees new uploaded input", true, b -> {
             Tensor xt = b.alloc(M, K), h = b.alloc(M, N);

@@ -92,6 +92,18 @@ class PtxAssembleTest {
     }
 
     @Test
+    void wgmmaAttentionOnlyForHeadDimsItTiles() {
+        for (int d : new int[]{16, 20, 32, 96, 256}) assertEquals(null, AttentionKernel.wgmmaConfig(d, 4224, 30), "head dim " + d);
+        AttentionKernel.Config big = AttentionKernel.wgmmaConfig(128, 4224, 30), small = AttentionKernel.wgmmaConfig(128, 1088, 30);
+        assertTrue(big.wgmma() && big.decoupled() && big.br() == 192, big.entry());
+        assertTrue(small.wgmma() && small.br() == 64, small.entry());
+        assertEquals("sm_90a", big.target());
+        assertEquals("sm_90", AttentionKernel.config(128, true).target());
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> AttentionKernel.Config.wgmma(96, 96, 64, 2, 1, false));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> AttentionKernel.Config.wgmma(128, 128, 72, 2, 1, false));
+    }
+
+    @Test
     void wgmmaVariantsAreTheDefaultOnlyForBf16Operands() {
         for (GemmKernel.Epilogue e : new GemmKernel.Epilogue[]{GemmKernel.Epilogue.STORE, GemmKernel.Epilogue.ADD, GemmKernel.Epilogue.SWIGLU}) {
             GemmKernel.Config w = GemmKernel.wgmmaConfig(e);
