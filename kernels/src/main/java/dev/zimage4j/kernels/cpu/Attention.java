@@ -62,13 +62,13 @@ final class Attention {
         float[] kp = packed.k, vp = packed.v;
         // Block (kvh, b) of K: panels of its keys over depth d at kp[(kvh·kBlocks + b)·bkPad·d]; of V: panels of
         // the d output dims over depth n (its keys) at vp[(kvh·kBlocks + b)·bk·dPad].
-        pool.run(kvHeads * kBlocks, (task, w) -> {
+        pool.run(kvHeads * kBlocks, (long) kvHeads * keys * d, (task, w) -> {
             int kvh = task / kBlocks, kb = (task % kBlocks) * bk, n = Math.min(bk, keys - kb);
             Gemm.packTransposedB(kp, task * bkPad * d, k, kOff + kb * ldk + kvh * d, ldk, 0, n, 0, d);
             Gemm.packRowMajorB(vp, task * bk * dPad, v, vOff + kb * ldk + kvh * d, ldk, 0, d, 0, n);
         });
         int qBlocks = Gemm.ceilDiv(sq, BQ);
-        pool.run(heads * qBlocks, (task, w) -> {
+        pool.run(heads * qBlocks, (long) heads * sq * keys * d, (task, w) -> {
             Scratch sc = as[w];
             sc.ensure(d, bk);
             int h = task / qBlocks, q0 = (task % qBlocks) * BQ;

@@ -308,7 +308,7 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException(op + ": " + c + " channels of " + x + " do not split into " + groups + " groups");
         int hw = x.numel / c, per = c / groups;
         float[] gamma = cw(gammaW, op).vector(op + " gamma", c), beta = cw(betaW, op).vector(op + " beta", c);
-        pool.run(groups, (g, wk) -> {
+        pool.run(groups, (long) x.numel, (g, wk) -> {
             int base = g * per * hw, n = per * hw;
             double s = 0;
             for (int o = 0; o < n; o += 4096) s += VecMath.sum(x.data, x.offset + base + o, Math.min(4096, n - o));

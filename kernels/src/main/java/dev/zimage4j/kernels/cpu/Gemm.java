@@ -110,7 +110,7 @@ final class Gemm {
     static void gemm(WorkerPool pool, Scratch[] scratch, int m, int n, int k, AOperand a, Panels b,
                      float[] c, int cOff, int ldc, float[] bias, boolean accumulate) {
         Tiling t = Tiling.of(m, n, pool.size());
-        pool.run(t.tasks(), (task, w) -> {
+        pool.run(t.tasks(), (long) m * n * k, (task, w) -> {
             int i0 = (task / t.nTiles) * t.mt, j0 = (task % t.nTiles) * t.nt;
             int mm = Math.min(t.mt, m - i0), nn = Math.min(t.nt, n - j0);
             block(scratch[w], a, b, i0, mm, j0, nn, k, c, cOff + i0 * ldc + j0, ldc, bias, accumulate);
@@ -121,7 +121,7 @@ final class Gemm {
     static void gemmSwiGLU(WorkerPool pool, Scratch[] scratch, int m, int n, int k, AOperand a, Panels gate, Panels up,
                            float[] c, int cOff, int ldc) {
         Tiling t = Tiling.of(m, n, pool.size());
-        pool.run(t.tasks(), (task, w) -> {
+        pool.run(t.tasks(), (long) m * n * k, (task, w) -> {
             Scratch s = scratch[w];
             int i0 = (task / t.nTiles) * t.mt, j0 = (task % t.nTiles) * t.nt;
             int mm = Math.min(t.mt, m - i0), nn = Math.min(t.nt, n - j0);

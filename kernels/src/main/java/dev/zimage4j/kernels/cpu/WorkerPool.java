@@ -52,11 +52,27 @@ final class WorkerPool implements AutoCloseable {
         return size;
     }
 
+    /**
+     * Work (multiply-adds or elements touched) below which {@link #run(int, long, Body)} runs every task on the
+     * calling thread: waking the workers and waiting for the last one costs more than such a loop, and on a
+     * loaded machine a descheduled worker holding one task stalls the whole call for a scheduler quantum.
+     * Results do not change: the tasks are the same, only who runs them.
+     */
+    static final long PARALLEL_MIN_WORK = 1L << 18;
+
     /** Runs {@code body} for every task index in {@code [0, tasks)} across the pool; rethrows the first failure. */
     void run(int tasks, Body body) {
+        run(tasks, Long.MAX_VALUE, body);
+    }
+
+    /**
+     * As {@link #run(int, Body)}, but inline on the calling thread when the whole loop does less than
+     * {@link #PARALLEL_MIN_WORK} units of {@code work}.
+     */
+    void run(int tasks, long work, Body body) {
         if (tasks <= 0) return;
         Thread me = Thread.currentThread();
-        if (tasks == 1 || size == 1 || me == caller || isWorker(me)) {
+        if (tasks == 1 || size == 1 || work < PARALLEL_MIN_WORK || me == caller || isWorker(me)) {
             for (int t = 0; t < tasks; t++) body.run(t, inlineWorkerId(me));
             return;
         }
