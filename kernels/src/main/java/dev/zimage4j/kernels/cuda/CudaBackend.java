@@ -28,7 +28,8 @@ import static dev.zimage4j.kernels.cuda.GemmKernel.Epilogue;
  * The {@link Backend} on an NVIDIA GPU: the CUDA driver through FFM ({@link CudaContext}), kernels
  * generated as PTX by this package and JIT-compiled by the driver on first use.
  *
- * <p>Activations are f32 in device memory; weights are uploaded once ({@link #weight}) as bf16
+ * <p>Activations are f32 in device memory, except matrix operands ({@link #allocOperand}: bf16, written by norms,
+ * GEMM epilogues and attention, read by GEMMs and attention); weights are uploaded once ({@link #weight}) as bf16
  * (vectors as f32). GEMMs and attention run on tensor cores in bf16 with f32 accumulation, so results
  * match an f32 reference to bf16 precision (the fixtures' GPU tolerance). Every op is enqueued on one
  * stream; {@link #replay} records a sequence of ops into a CUDA graph on first use and replays it.

@@ -29,7 +29,8 @@ import static dev.zimage4j.kernels.ptx.Ptx.vec;
  * <p>Operands: A is f32 activations, dense {@code [M][K]} or gathered on the fly from a CHW image
  * (implicit-GEMM convolution: M = output pixels, K = C_in·k·k); B is bf16 (weights) or f32
  * (activation × activationᵀ). Epilogues: plain store, residual add, SwiGLU over two weights
- * (dual accumulators), optional bias (a runtime null check), and a transposed store (conv output CHW).
+ * (dual accumulators), optional bias (a runtime null check), and a transposed store (conv output CHW); y is f32, or
+ * for store and SwiGLU a bf16 matrix operand ({@link Config#yBf16}) that the next GEMM or attention reads as it is.
  */
 final class GemmKernel {
 
