@@ -26,6 +26,8 @@ import static dev.zimage4j.kernels.ptx.Ptx.vec;
  * {@code wgmma} for both products, P kept in registers as the A operand, the softmax of one key tile overlapping the
  * P·V of the previous one, for head dims 64, 128 and 512; {@link #wgmmaConfig} picks the measured best per shape and
  * the backend falls back to the {@code mma.sync} variants elsewhere.
+ *
+ * <p>Output: f32, or (both paths, {@link Config#outBf16}) a bf16 matrix operand that the next GEMM reads as it is.
  */
 final class AttentionKernel {
 

@@ -660,7 +660,8 @@ public final class GpuCheck {
     /** The attention variants with a bf16 output the backend may choose, beyond the defaults of the shapes above (mma.sync, the long-sequence wgmma). */
     List<AttentionKernel.Config> operandAttentionConfigs() {
         if (!(gpu instanceof CudaBackend cuda)) return List.of();
-        List<AttentionKernel.Config> out = new ArrayList<>(List.of(AttentionKernel.config(128, true), AttentionKernel.config(64, true)));
+        List<AttentionKernel.Config> out = new ArrayList<>(List.of(AttentionKernel.config(128, true), AttentionKernel.config(64, true),
+                AttentionKernel.config(512, true)));
         if (cuda.context().computeCapability() == 90) {
             out.add(AttentionKernel.wgmmaConfig(128, 4224, 30)); // three decoupled warpgroups: the DiT's 1024² attention
             out.add(AttentionKernel.wgmmaConfig(128, 1088, 30));
