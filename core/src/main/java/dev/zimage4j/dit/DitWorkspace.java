@@ -51,10 +51,12 @@ public final class DitWorkspace implements AutoCloseable {
     // the joint sequence U = [X ; E], and the block scratch (sized for S rows; refiners use row views)
     final Tensor joint;       // [S, d]
     final Tensor normed;      // [S, d], matrix operand: the modulated norm output, input of the q/k/v and FFN GEMMs
-    final Tensor q, k, v;     // [S, d]: projections (q rotated in place; k then holds the attention output)
+    final Tensor q, k;        // [S, d]: projections (q rotated in place, k into kRot)
+    final Tensor v;           // [S, d], matrix operand: written by its GEMM, read by attention
     final Tensor kRot;        // [S, d], matrix operand: k after QK-norm and RoPE, attention input
+    final Tensor attended;    // [S, d], matrix operand: attention output, input of the out projection
     final Tensor branch;      // [S, d]: attention or FFN branch output before the sandwich norm
-    final Tensor ffnHidden;   // [S, f]
+    final Tensor ffnHidden;   // [S, f], matrix operand: SwiGLU output, input of w2
 
     // final layer
     final Tensor finalNormed; // [N, d], matrix operand
@@ -87,10 +89,11 @@ public final class DitWorkspace implements AutoCloseable {
             normed = operand(s, d);
             q = alloc(s, d);
             k = alloc(s, d);
-            v = alloc(s, d);
+            v = operand(s, d);
             kRot = operand(s, d);
+            attended = operand(s, d);
             branch = alloc(s, d);
-            ffnHidden = alloc(s, c.ffnHidden());
+            ffnHidden = operand(s, c.ffnHidden());
             finalNormed = operand(n, d);
             outTokens = alloc(n, c.patchVector());
             backend.upload(ropeCos, rope.cos());
@@ -107,7 +110,7 @@ public final class DitWorkspace implements AutoCloseable {
         return x;
     }
 
-    /** A tensor only norms write and matrix products read ({@link Backend#allocOperand}: bf16 on the GPU). */
+    /** A tensor that only norms, GEMMs and attention write and only matrix products read ({@link Backend#allocOperand}: bf16 on the GPU). */
     private Tensor operand(int... shape) {
         Tensor x = backend.allocOperand(shape);
         owned.add(x);

@@ -32,8 +32,7 @@ final class TransformerBlock {
         int s = x.rows(), d = c.dim(), heads = c.nHeads(), hd = c.headDim();
         float eps = c.normEps();
         Tensor a = ws.normed.rows(0, s), q = ws.q.rows(0, s), k = ws.k.rows(0, s), v = ws.v.rows(0, s);
-        Tensor kRot = ws.kRot.rows(0, s);
-        Tensor attended = k; // k's own values are dead once rotated into kRot
+        Tensor kRot = ws.kRot.rows(0, s), attended = ws.attended.rows(0, s); // v, kRot, attended, ffn: matrix operands (bf16 on a GPU)
         Tensor branch = ws.branch.rows(0, s), ffn = ws.ffnHidden.rows(0, s);
 
         // adaLN: one modulation vector for every token, from the timestep embedding (no SiLU before it)

@@ -37,9 +37,10 @@ final class Qwen3Workspace {
             normed = own(backend.allocOperand(capacity, c.hiddenSize())); // written by norms, read by GEMMs only
             q = own(backend.alloc(capacity, qw));
             k = own(backend.alloc(capacity, kvw));
-            v = own(backend.alloc(capacity, kvw));
-            attn = own(backend.alloc(capacity, qw));
-            mlp = own(backend.alloc(capacity, c.intermediateSize()));
+            // matrix operands (bf16 on a GPU): each written by a GEMM or attention and read only by attention or a GEMM
+            v = own(backend.allocOperand(capacity, kvw));
+            attn = own(backend.allocOperand(capacity, qw));
+            mlp = own(backend.allocOperand(capacity, c.intermediateSize()));
             cos = own(backend.alloc(capacity, half));
             sin = own(backend.alloc(capacity, half));
             float[][] table = ropeTable(c.ropeTheta(), c.headDim(), capacity);

@@ -43,9 +43,10 @@ public interface Backend extends AutoCloseable {
 
     /**
      * A new zero-filled tensor used only as a matrix-product operand: written only by {@link #rmsNorm},
-     * {@link #layerNorm} and {@link #rmsNormRope}, read only as {@code x} of {@link #linear}, {@link #linearAdd},
+     * {@link #layerNorm}, {@link #rmsNormRope}, and as {@code y} of {@link #linear} and {@link #linearSwiGLU} and
+     * {@code out} of {@link #attention}; read only as {@code x} of {@link #linear}, {@link #linearAdd},
      * {@link #linearSwiGLU} and as {@code q, k, v} of {@link #attention} (and moved by upload, download, copy).
-     * A backend may store it in its multiplication precision, so that the producing norm writes what the
+     * A backend may store it in its multiplication precision, so that the producer writes what the
      * tensor cores read and no conversion pass runs in between (the CUDA backend: bf16 when the last axis is a
      * multiple of 8); other ops may reject it. The default is a plain {@link #alloc}.
      */

@@ -26,6 +26,8 @@ import static dev.zimage4j.kernels.ptx.Ptx.vec;
  * {@code wgmma} for both products, P kept in registers as the A operand, the softmax of one key tile overlapping the
  * P·V of the previous one, for head dims 64, 128 and 512; {@link #wgmmaConfig} picks the measured best per shape and
  * the backend falls back to the {@code mma.sync} variants elsewhere.
+ *
+ * <p>Output: f32, or (both paths, {@link Config#outBf16}) a bf16 matrix operand that the next GEMM reads as it is.
  */
 final class AttentionKernel {
 
@@ -50,11 +52,29 @@ final class AttentionKernel {
      * @param decoupled wgmma path: the rings are guarded by mbarriers (a "full" barrier per stage that the copies arrive on,
      *                  an "empty" one the warps arrive on when done with it) instead of one CTA barrier per tile, so the
      *                  warpgroups drift apart and one's softmax overlaps another's MMAs; both rings then hold prefetch+2 tiles
+     * @param outBf16  the output is a bf16 matrix operand ({@code Backend.allocOperand}): the normalised O is rounded to bf16
+     *                 (round to nearest even, as the conversion pass it replaces) and stored as 2-byte elements
      */
-    record Config(int headDim, int dChunk, int bc, boolean qInRegs, int warps, boolean bf16, boolean wgmma, int prefetch, boolean decoupled) {
+    record Config(int headDim, int dChunk, int bc, boolean qInRegs, int warps, boolean bf16, boolean wgmma, int prefetch, boolean decoupled,
+                  boolean outBf16) {
         /** An {@code mma.sync} variant. */
         Config(int headDim, int dChunk, int bc, boolean qInRegs, int warps, boolean bf16) {
-            this(headDim, dChunk, bc, qInRegs, warps, bf16, false, 0, false);
+            this(headDim, dChunk, bc, qInRegs, warps, bf16, false, 0, false, false);
+        }
+
+        /** A variant with an f32 output. */
+        Config(int headDim, int dChunk, int bc, boolean qInRegs, int warps, boolean bf16, boolean wgmma, int prefetch, boolean decoupled) {
+            this(headDim, dChunk, bc, qInRegs, warps, bf16, wgmma, prefetch, decoupled, false);
+        }
+
+        /** This variant with a bf16 ({@code true}) or f32 output. */
+        Config withOutBf16(boolean b) {
+            return new Config(headDim, dChunk, bc, qInRegs, warps, bf16, wgmma, prefetch, decoupled, b);
+        }
+
+        /** Bytes of one output element. */
+        int outBytes() {
+            return outBf16 ? 2 : 4;
         }
 
         /** A wgmma variant: {@code wgs} warpgroups of 64 query rows. */
@@ -138,8 +158,9 @@ final class AttentionKernel {
         }
 
         String entry() {
-            if (wgmma) return "attention_wgmma_d" + headDim + "_c" + dChunk + "_bc" + bc + "_wg" + warps / 4 + "_p" + prefetch + (decoupled ? "_mb" : "");
-            return "attention_d" + headDim + "_c" + dChunk + "_bc" + bc + "_w" + warps + (qInRegs ? "_qreg" : "_qsmem") + (bf16 ? "_bf16" : "_f32");
+            String o = outBf16 ? "_obf16" : "";
+            if (wgmma) return "attention_wgmma_d" + headDim + "_c" + dChunk + "_bc" + bc + "_wg" + warps / 4 + "_p" + prefetch + (decoupled ? "_mb" : "") + o;
+            return "attention_d" + headDim + "_c" + dChunk + "_bc" + bc + "_w" + warps + (qInRegs ? "_qreg" : "_qsmem") + (bf16 ? "_bf16" : "_f32") + o;
         }
     }
 
@@ -195,6 +216,20 @@ final class AttentionKernel {
         for (Config c : candidates128()) if (!out.contains(c)) out.add(c);
         for (Config c : wgmmaCandidates128()) if (!out.contains(c)) out.add(c);
         for (Config c : wgmmaCandidates512()) if (!out.contains(c)) out.add(c);
+        out.addAll(bf16OutputConfigs());
+        return out;
+    }
+
+    /**
+     * The bf16-output variants the backend can choose (attention into an operand tensor): the wgmma defaults (head dims
+     * 64, 128 both shapes, 512) and the mma.sync defaults of the model's and the tests' head dims.
+     */
+    static List<Config> bf16OutputConfigs() {
+        List<Config> out = new java.util.ArrayList<>();
+        for (int d : new int[]{16, 20, 32, 64, 128, 512}) {
+            for (Config c : new Config[]{config(d, d % 8 == 0), config(d, false), wgmmaConfig(d, 64, 1), wgmmaConfig(d, 4224, 30)})
+                if (c != null && !out.contains(c.withOutBf16(true))) out.add(c.withOutBf16(true));
+        }
         return out;
     }
 
@@ -385,8 +420,9 @@ final class AttentionKernel {
         k.bra(top);
         k.label(done);
 
-        // normalise and store
-        Reg oBase = k.addr(out, k.mad(head, D, vCol0), 4);
+        // normalise and store (f32, or bf16 into an operand)
+        int ob = c.outBytes();
+        Reg oBase = k.addr(out, k.mad(head, D, vCol0), ob);
         Reg colT = k.iop("shl.b32", t, 1);
         for (int h = 0; h < 2; h++) {
             Reg l = lRow[h], tmp = k.reg(PtxType.F32);
@@ -400,14 +436,20 @@ final class AttentionKernel {
             k.op("selp.f32", inv, Ptx.f32(0f), inv, empty);
             Reg row = k.iop("add.u32", rowI, h * 8);
             Reg rowOk = k.setp("lt.u32", row, sq);
-            Reg rowPtr = k.addr(oBase, k.iop("mul.lo.s32", row, ldo), 4);
+            Reg rowPtr = k.addr(oBase, k.iop("mul.lo.s32", row, ldo), ob);
             for (int dt = 0; dt < nO; dt++)
                 for (int e = 0; e < 2; e++) {
                     Reg col = k.iop("add.u32", colT, dt * 8 + e);
                     Reg ok = k.reg(PtxType.PRED);
                     k.op("setp.lt.and.u32", ok, col, vLim, rowOk);
                     Reg v = k.fop("mul.f32", o[dt][2 * h + e], inv);
-                    k.opIf(ok, false, "st.global.f32", at(k.addr(rowPtr, col, 4)), v);
+                    if (c.outBf16()) {
+                        Reg hv = k.reg(PtxType.B16);
+                        k.op("cvt.rn.bf16.f32", hv, v);
+                        k.opIf(ok, false, "st.global.b16", at(k.addr(rowPtr, col, 2)), hv);
+                    } else {
+                        k.opIf(ok, false, "st.global.f32", at(k.addr(rowPtr, col, 4)), v);
+                    }
                 }
         }
         return k;
@@ -642,8 +684,9 @@ final class AttentionKernel {
         k.op("wgmma.wait_group.sync.aligned", 0);
         k.op("cp.async.wait_all");
 
-        // normalise and store (f32, two adjacent columns per 8-byte store)
-        Reg oBase = k.addr(out, k.mad(head, D, vCol0), 4);
+        // normalise and store: two adjacent columns per store (f32: 8 B; bf16 into an operand: one 4-B bf16x2 word)
+        int ob = c.outBytes();
+        Reg oBase = k.addr(out, k.mad(head, D, vCol0), ob);
         Reg colT = k.iop("shl.b32", t, 1);
         for (int h = 0; h < 2; h++) {
             Reg l = lRow[h], tmp = k.reg(PtxType.F32);
@@ -657,10 +700,16 @@ final class AttentionKernel {
             k.op("selp.f32", inv, Ptx.f32(0f), inv, empty);
             Reg row = k.iop("add.u32", rowI, h * 8);
             Reg rowOk = k.setp("lt.u32", row, sq);
-            Reg rowPtr = k.addr(oBase, k.mad(row, ldo, colT), 4);
+            Reg rowPtr = k.addr(oBase, k.mad(row, ldo, colT), ob);
             for (int n = 0; n < DC / 8; n++) {
                 Reg v0 = k.fop("mul.f32", O[4 * n + 2 * h], inv), v1 = k.fop("mul.f32", O[4 * n + 2 * h + 1], inv);
-                k.opIf(rowOk, false, "st.global.v2.f32", at(rowPtr, n * 32L), vec(v0, v1));
+                if (c.outBf16()) {
+                    Reg packed = k.reg(PtxType.B32);
+                    k.op("cvt.rn.bf16x2.f32", packed, v1, v0); // column 2t in the low half (the lower address)
+                    k.opIf(rowOk, false, "st.global.b32", at(rowPtr, n * 8L * ob), packed);
+                } else {
+                    k.opIf(rowOk, false, "st.global.v2.f32", at(rowPtr, n * 8L * ob), vec(v0, v1));
+                }
             }
         }
         return k;

@@ -28,7 +28,8 @@ import static dev.zimage4j.kernels.cuda.GemmKernel.Epilogue;
  * The {@link Backend} on an NVIDIA GPU: the CUDA driver through FFM ({@link CudaContext}), kernels
  * generated as PTX by this package and JIT-compiled by the driver on first use.
  *
- * <p>Activations are f32 in device memory; weights are uploaded once ({@link #weight}) as bf16
+ * <p>Activations are f32 in device memory, except matrix operands ({@link #allocOperand}: bf16, written by norms,
+ * GEMM epilogues and attention, read by GEMMs and attention); weights are uploaded once ({@link #weight}) as bf16
  * (vectors as f32). GEMMs and attention run on tensor cores in bf16 with f32 accumulation, so results
  * match an f32 reference to bf16 precision (the fixtures' GPU tolerance). Every op is enqueued on one
  * stream; {@link #replay} records a sequence of ops into a CUDA graph on first use and replays it.
@@ -239,8 +240,8 @@ public final class CudaBackend implements Backend {
     private static CudaTensor t(Tensor x) {
         CudaTensor c = operand(x);
         if (c.bf16)
-            throw new IllegalArgumentException("tensor " + x + " is a bf16 matrix operand (allocOperand): only norms and rmsNormRope write it, "
-                    + "only linear, linearAdd, linearSwiGLU and attention read it");
+            throw new IllegalArgumentException("tensor " + x + " is a bf16 matrix operand (allocOperand): only rmsNorm, layerNorm, rmsNormRope, "
+                    + "linear, linearSwiGLU and attention write it, only linear, linearAdd, linearSwiGLU and attention read it; use an alloc tensor here");
         return c;
     }
 
@@ -575,7 +576,7 @@ public final class CudaBackend implements Backend {
     /** For the benchmark's tile sweep: {@code linear} (or SwiGLU when {@code w2} is given) with an explicit all-bf16 GEMM variant. */
     void linearWith(GemmKernel.Config config, Tensor y, Tensor x, Weight w, Weight w2) {
         enter();
-        CudaTensor yt = t(y), xt = t(x);
+        CudaTensor yt = operand(y), xt = t(x);
         CudaWeight wc = w(w);
         gemm(config, config.epi(), yt, xt, wc.ptr(), w2 == null ? 0 : w(w2).ptr(), false, 0, xt.rows(), wc.shape[0], xt.cols());
     }
@@ -615,7 +616,7 @@ public final class CudaBackend implements Backend {
             a = scratch(2L * n);
             boolean fresh = bf16At == opCount - 1 && bf16Src == x.ptr() && bf16Elems == n && bf16Dst == a;
             if (!fresh) toBf16(a, x.ptr(), n);
-            long yEnd = y.ptr() + 4L * y.numel(), xEnd = x.ptr() + 4L * n;
+            long yEnd = y.ptr() + (y.bf16 ? 2L : 4L) * y.numel(), xEnd = x.ptr() + 4L * n;
             boolean yOverlapsX = y.ptr() < xEnd && x.ptr() < yEnd;
             bf16At = yOverlapsX ? -1 : opCount;
             bf16Src = x.ptr();
@@ -629,7 +630,12 @@ public final class CudaBackend implements Backend {
                 : src == ASource.BF16 && useWgmma ? (!tmaFits ? GemmKernel.wgmmaConfig(epi)
                 : gemmClusters ? GemmKernel.tmaClusterConfig(epi, M, N, cu.smCount()) : GemmKernel.tmaConfig(epi, M, N, cu.smCount()))
                 : GemmKernel.config(src, bF32, epi, vec);
-        CudaContext.LoadedModule m = kernel(c.entry(), c.dynamicSmem(), () -> GemmKernel.generate(c));
+        // an operand output (linear, linearSwiGLU): the epilogue writes bf16, no conversion pass
+        if (y.bf16 && epi != Epilogue.STORE && epi != Epilogue.SWIGLU)
+            throw new IllegalArgumentException(epi + " GEMM cannot write the bf16 operand " + y + " (it reads or transposes y)");
+        c = c.withYBf16(y.bf16);
+        GemmKernel.Config cfg = c;
+        CudaContext.LoadedModule m = kernel(c.entry(), c.dynamicSmem(), () -> GemmKernel.generate(cfg));
         if (c.tma()) {
             if (!tmaFits) throw new IllegalArgumentException(c.entry() + ": needs N % 8 == 0 and aligned y/bias (N=" + N + ")");
             int bBox = c.bn() / c.cluster(); // with a cluster each CTA loads one slice of the B tile for all
@@ -643,7 +649,7 @@ public final class CudaBackend implements Backend {
 
     private void linear(String op, Epilogue epi, Tensor yT, Tensor xT, Weight wt, Weight bias) {
         enter();
-        CudaTensor y = t(yT), x = operand(xT);
+        CudaTensor y = epi == Epilogue.ADD ? t(yT) : operand(yT), x = operand(xT); // linear may write a bf16 operand, linearAdd not
         CudaWeight wc = w(wt);
         int K = x.cols(), M = x.rows();
         requireShape(op, wc.shape.length == 2 && wc.shape[1] == K && y.cols() == wc.shape[0] && y.rows() == M,
@@ -666,7 +672,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void linearSwiGLU(Tensor yT, Tensor xT, Weight wGate, Weight wUp) {
         enter();
-        CudaTensor y = t(yT), x = operand(xT);
+        CudaTensor y = operand(yT), x = operand(xT); // y may be a bf16 operand (the FFN hidden state the down projection reads)
         CudaWeight g = w(wGate), u = w(wUp);
         int K = x.cols(), M = x.rows(), F = g.shape[0];
         requireShape("linearSwiGLU", g.shape.length == 2 && Arrays.equals(g.shape, u.shape) && g.shape[1] == K && y.cols() == F && y.rows() == M,
@@ -727,7 +733,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void attention(Tensor outT, Tensor qT, Tensor kT, Tensor vT, AttentionSpec spec) {
         enter();
-        CudaTensor out = t(outT), q = operand(qT), k = operand(kT), v = operand(vT);
+        CudaTensor out = operand(outT), q = operand(qT), k = operand(kT), v = operand(vT); // out may be a bf16 operand too
         int D = spec.headDim(), Sq = q.rows(), Sk = k.rows();
         requireShape("attention", q.cols() == spec.heads() * D && out.cols() == q.cols() && out.rows() == Sq
                         && k.cols() == spec.kvHeads() * D && v.cols() == k.cols() && v.rows() == Sk,
@@ -743,6 +749,8 @@ public final class CudaBackend implements Backend {
             c = w != null ? w : AttentionKernel.config(D, bf16);
         }
         if (c.wgmma() && q.bf16) throw new IllegalArgumentException("attention: " + c.entry() + " reads q as f32; got the bf16 operand " + q);
+        if (out.bf16 && out.ptr() % 4 != 0) throw new IllegalArgumentException("attention: bf16 output " + out + " is not 4-B aligned");
+        c = c.withOutBf16(out.bf16); // into an operand: the kernel rounds O to bf16 as it stores it
         AttentionKernel.Config cfg = c;
         CudaContext.LoadedModule m = kernel(c.entry(), c.smemBytes(), () -> AttentionKernel.generate(cfg));
         long qp = q.ptr(), kp = k.ptr(), vp = v.ptr();

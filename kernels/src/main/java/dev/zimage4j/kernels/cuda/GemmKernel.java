@@ -29,7 +29,8 @@ import static dev.zimage4j.kernels.ptx.Ptx.vec;
  * <p>Operands: A is f32 activations, dense {@code [M][K]} or gathered on the fly from a CHW image
  * (implicit-GEMM convolution: M = output pixels, K = C_in·k·k); B is bf16 (weights) or f32
  * (activation × activationᵀ). Epilogues: plain store, residual add, SwiGLU over two weights
- * (dual accumulators), optional bias (a runtime null check), and a transposed store (conv output CHW).
+ * (dual accumulators), optional bias (a runtime null check), and a transposed store (conv output CHW); y is f32, or
+ * for store and SwiGLU a bf16 matrix operand ({@link Config#yBf16}) that the next GEMM or attention reads as it is.
  */
 final class GemmKernel {
 
@@ -76,17 +77,25 @@ final class GemmKernel {
      * @param persistent at most one CTA per SM, looping over tiles (TMA only)
      * @param cluster CTAs per thread-block cluster along M (1, or 2: the pair shares the B tile, each half loaded once
      *                and multicast to both; persistent TMA only)
+     * @param yBf16   y is a bf16 matrix operand ({@code Backend.allocOperand}): the epilogue rounds to bf16 (round to nearest
+     *                even, as the conversion pass it replaces) and stores 2-byte elements; STORE and SWIGLU only
      */
     record Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages,
-                  boolean wgmma, boolean tma, boolean persistent, int cluster) {
+                  boolean wgmma, boolean tma, boolean persistent, int cluster, boolean yBf16) {
+        /** A variant with an f32 output. */
+        Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages,
+               boolean wgmma, boolean tma, boolean persistent, int cluster) {
+            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, wgmma, tma, persistent, cluster, false);
+        }
+
         /** An {@code mma.sync} variant. */
         Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages) {
-            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, false, false, false, 1);
+            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, false, false, false, 1, false);
         }
 
         /** A wgmma variant fed by {@code cp.async} from every thread ({@code wgmma}) or an mma.sync one. */
         Config(int bm, int bn, int warpsM, int warpsN, ASource a, boolean bF32, Epilogue epi, boolean vec, int bk, int stages, boolean wgmma) {
-            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, wgmma, false, false, 1);
+            this(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, wgmma, false, false, 1, false);
         }
 
         Config {
@@ -107,6 +116,18 @@ final class GemmKernel {
             boolean async = a == ASource.BF16 && !bF32;
             if (!async && (bk != 32 || stages != 2)) throw new IllegalArgumentException("register-staged operands use bk 32 and 2 stages");
             if (bk % 16 != 0 || stages < 2) throw new IllegalArgumentException("bk " + bk + " / stages " + stages);
+            if (yBf16 && epi != Epilogue.STORE && epi != Epilogue.SWIGLU)
+                throw new IllegalArgumentException("a bf16 output is written by the STORE and SWIGLU epilogues only (" + epi + " reads or transposes y)");
+        }
+
+        /** This variant with a bf16 ({@code true}) or f32 output. */
+        Config withYBf16(boolean bf16) {
+            return new Config(bm, bn, warpsM, warpsN, a, bF32, epi, vec, bk, stages, wgmma, tma, persistent, cluster, bf16);
+        }
+
+        /** Bytes of one output element. */
+        int yBytes() {
+            return yBf16 ? 2 : 4;
         }
 
         /** Every operand arrives by cp.async: the multi-stage pipeline with dynamic shared memory. */
@@ -167,7 +188,7 @@ final class GemmKernel {
 
         String entry() {
             return (cluster > 1 ? "tmac" + cluster + "_wgmma_" : persistent ? "tmap_wgmma_" : tma ? "tma_wgmma_" : wgmma ? "wgmma_" : "gemm_") + bm + "x" + bn + "x" + bk + "_s" + stages + "_w" + warpsM + "x" + warpsN + "_" + a.name().toLowerCase() + "_b"
-                    + (bF32 ? "f32" : "bf16") + "_" + epi.name().toLowerCase() + (vec ? "_vec" : "_scalar");
+                    + (bF32 ? "f32" : "bf16") + "_" + epi.name().toLowerCase() + (vec ? "_vec" : "_scalar") + (yBf16 ? "_ybf16" : "");
         }
 
         int stageBytes() {
@@ -304,6 +325,26 @@ final class GemmKernel {
         }
         out.add(config(ASource.IM2COL, false, Epilogue.STORE_TRANSPOSED, false));
         out.add(config(ASource.IM2COL, false, Epilogue.STORE_TRANSPOSED, true));
+        out.addAll(bf16OutputConfigs());
+        return out;
+    }
+
+    /**
+     * The bf16-output variants the backend can choose (a GEMM into an operand tensor: {@code linear}, {@code linearSwiGLU}):
+     * the TMA widths (and cluster widths), the cp.async wgmma default, and the mma.sync defaults for bf16 and f32 A (an f32
+     * B, a weight of one row, never meets a bf16 y: an operand has a multiple of 8 columns).
+     */
+    static List<Config> bf16OutputConfigs() {
+        List<Config> out = new ArrayList<>();
+        for (Epilogue e : new Epilogue[]{Epilogue.STORE, Epilogue.SWIGLU}) {
+            List<Config> base = new ArrayList<>(tmaCandidates(e));
+            base.addAll(tmaClusterCandidates(e));
+            base.add(wgmmaConfig(e));
+            base.add(config(ASource.BF16, false, e, true));
+            base.add(config(ASource.DENSE, false, e, true));
+            base.add(config(ASource.DENSE, false, e, false));
+            for (Config c : base) if (!out.contains(c.withYBf16(true))) out.add(c.withYBf16(true));
+        }
         return out;
     }
 
@@ -821,7 +862,8 @@ final class GemmKernel {
         for (int h = 0; h < 2; h++) {
             Reg m = k.iop("add.u32", row0, 8 * h);
             Reg mOk = k.setp("lt.u32", m, M);
-            Reg rowPtr = k.addr(y, k.mad(m, N, col0), 4);
+            Reg rowPtr = k.addr(y, k.mad(m, N, col0), c.yBytes());
+            long step = 8L * c.yBytes(); // 8 columns per accumulator group
             for (int j = 0; j < pairs; j++) {
                 Reg ok = k.reg(PtxType.PRED);
                 k.op("setp.lt.and.u32", ok, k.iop("add.u32", col0, 8 * j), N, mOk);
@@ -835,17 +877,23 @@ final class GemmKernel {
                 } else {
                     Reg b0 = k.constF32(0f), b1 = k.constF32(0f), both = k.reg(PtxType.PRED);
                     k.op("and.pred", both, ok, hasBias);
-                    k.opIf(both, false, "ld.global.v2.f32", vec(b0, b1), at(biasRow, 32L * j));
+                    k.opIf(both, false, "ld.global.v2.f32", vec(b0, b1), at(biasRow, 32L * j)); // bias is f32
                     v0 = k.fop("add.f32", v0, b0);
                     v1 = k.fop("add.f32", v1, b1);
                 }
                 if (c.epi() == Epilogue.ADD) {
                     Reg o0 = k.constF32(0f), o1 = k.constF32(0f);
-                    k.opIf(ok, false, "ld.global.v2.f32", vec(o0, o1), at(rowPtr, 32L * j));
+                    k.opIf(ok, false, "ld.global.v2.f32", vec(o0, o1), at(rowPtr, step * j));
                     k.op("add.f32", v0, v0, o0);
                     k.op("add.f32", v1, v1, o1);
                 }
-                k.opIf(ok, false, "st.global.v2.f32", at(rowPtr, 32L * j), vec(v0, v1));
+                if (c.yBf16()) { // the pair as one bf16x2 word: column col0 + 8j in the low half (little-endian: lower address)
+                    Reg packed = k.reg(PtxType.B32);
+                    k.op("cvt.rn.bf16x2.f32", packed, v1, v0);
+                    k.opIf(ok, false, "st.global.b32", at(rowPtr, step * j), packed);
+                } else {
+                    k.opIf(ok, false, "st.global.v2.f32", at(rowPtr, step * j), vec(v0, v1));
+                }
             }
         }
     }
@@ -893,13 +941,19 @@ final class GemmKernel {
                             v = k.fop("add.f32", v, bv);
                         }
                         Reg idx = c.epi() == Epilogue.STORE_TRANSPOSED ? k.mad(n, M, m) : k.mad(m, N, n);
-                        Reg p = k.addr(y, idx, 4);
+                        Reg p = k.addr(y, idx, c.yBytes());
                         if (c.epi() == Epilogue.ADD) {
                             Reg old = k.constF32(0f);
                             k.opIf(ok, false, "ld.global.f32", old, at(p));
                             k.op("add.f32", v, v, old);
                         }
-                        k.opIf(ok, false, "st.global.f32", at(p), v);
+                        if (c.yBf16()) {
+                            Reg hv = k.reg(PtxType.B16);
+                            k.op("cvt.rn.bf16.f32", hv, v);
+                            k.opIf(ok, false, "st.global.b16", at(p), hv);
+                        } else {
+                            k.opIf(ok, false, "st.global.f32", at(p), v);
+                        }
                     }
             }
     }

@@ -153,12 +153,24 @@ public final class GpuCheck {
                     linearCases(r, mnk[0], mnk[1], mnk[2]);
                 matmulTransposed(r, 70, 90, 48);
                 matmulTransposed(r, 33, 17, 20);
+                gemmIntoOperand(r, 77, 200, 136, 96);  // bf16 y from the default variant (TMA on sm_90), read by the next GEMM
+                gemmIntoOperand(r, 300, 264, 1000, 40);
+                gemmIntoOperand(r, 1, 64, 32, 24);
+                gemmIntoOperand(r, 77, 200, 100, 48);  // K % 8 != 0: f32 A through registers (mma.sync), bf16 y
+                gemmVariantsIntoOperand(r, 200, 264, 328);
             }
             case "attention" -> {
                 for (int[] a : new int[][]{{2, 2, 16, 19, 19, 0, 19}, {4, 2, 128, 200, 200, 1, 200}, {4, 4, 128, 130, 150, 0, 120},
                         {30, 30, 128, 333, 333, 0, 333}, {2, 1, 64, 70, 70, 1, 60}, {1, 1, 512, 150, 150, 0, 150}, {3, 3, 32, 65, 257, 0, 257}, {2, 2, 20, 50, 50, 1, 50}, {1, 1, 512, 70, 70, 0, 40}})
                     attention(r, a[0], a[1], a[2], a[3], a[4], a[5] == 1, a[6]);
                 attentionVariants(r);
+                attentionIntoOperand(r, null, 4, 2, 128, 333, false, 333);        // the default variant (wgmma on sm_90)
+                attentionIntoOperand(r, null, 30, 30, 128, 333, false, 333);      // the DiT's head count
+                attentionIntoOperand(r, null, 4, 2, 128, 200, true, 190);         // text encoder style: GQA, causal, key padding
+                attentionIntoOperand(r, null, 2, 2, 20, 50, true, 50);            // head dim not a multiple of 8: f32 q/k/v, bf16 out
+                attentionIntoOperand(r, null, 1, 1, 512, 150, false, 150);        // the VAE's head (512-wide chunks)
+                for (AttentionKernel.Config c : operandAttentionConfigs())
+                    attentionIntoOperand(r, c, 4, 2, c.headDim(), 333, false, 326);
             }
             case "norms" -> {
                 norms(r, 37, 3840);
@@ -200,7 +212,10 @@ public final class GpuCheck {
                 images(r);
                 embedding(r);
             }
-            case "graphs" -> graphs(r);
+            case "graphs" -> {
+                graphs(r);
+                graphOfOperands(r);
+            }
             case "variants" -> variants(r);
             default -> throw new IllegalArgumentException("unknown group " + group + "; groups: " + GROUPS);
         }
@@ -573,6 +588,146 @@ public final class GpuCheck {
             }
             return get(b, o);
         });
+    }
+
+    /**
+     * GEMMs into {@link Backend#allocOperand} outputs (bf16 on the GPU when the columns are a multiple of 8): {@code linear} (+bias)
+     * and {@code linearSwiGLU} write the operand, which is then read back and fed to the next GEMM (the DiT's v, FFN hidden and
+     * attention-output chains). The operands start poisoned with NaN, so a missed element shows.
+     */
+    void gemmIntoOperand(Random r, int M, int N, int K, int N2) {
+        float[] x = rand(r, M * K, 1f), w = rand(r, N * K, 0.1f), w2 = rand(r, N * K, 0.1f), bias = rand(r, N, 0.5f), wn = rand(r, N2 * N, 0.1f);
+        TensorView wv = view("w", DType.BF16, w, N, K), wv2 = view("w2", DType.BF16, w2, N, K), bv = view("b", DType.BF16, bias, N),
+                nv = view("wn", DType.BF16, wn, N2, N);
+        String dims = " M=" + M + " N=" + N + " K=" + K + " N2=" + N2;
+        check("linear+bias -> operand -> linear" + dims, true, b -> {
+            Tensor h = operandPoisoned(b, M, N), y = poisoned(b, M, N2);
+            b.linear(h, in(b, x, M, K), b.weight(wv), b.weight(bv));
+            b.linear(y, h, b.weight(nv), null);
+            return concat(get(b, h), get(b, y));
+        });
+        check("linearSwiGLU -> operand -> linear" + dims, true, b -> {
+            Tensor h = operandPoisoned(b, M, N), y = poisoned(b, M, N2);
+            b.linearSwiGLU(h, in(b, x, M, K), b.weight(wv), b.weight(wv2));
+            b.linear(y, h, b.weight(nv), null);
+            return concat(get(b, h), get(b, y));
+        });
+        check("linear -> operand -> linearAdd" + dims, true, b -> {
+            Tensor h = operandPoisoned(b, M, N), y = in(b, rand(new Random(7), M * N2, 1f), M, N2);
+            b.linear(h, in(b, x, M, K), b.weight(wv), null);
+            b.linearAdd(y, h, b.weight(nv), null);
+            return concat(get(b, h), get(b, y));
+        });
+        if (gpu instanceof CudaBackend && N % 8 == 0)
+            check("linearAdd into a bf16 operand is refused" + dims, false, b -> {
+                if (b == cpu) return new float[]{1};
+                Tensor h = b.allocOperand(M, N);
+                try {
+                    b.linearAdd(h, in(b, x, M, K), b.weight(wv), null);
+                } catch (IllegalArgumentException e) {
+                    System.out.println("  (refused: " + e.getMessage() + ")");
+                    return new float[]{1};
+                }
+                return new float[]{0};
+            });
+    }
+
+    /**
+     * Every GEMM variant the backend may pick for a bf16 output (TMA widths and cluster pairs, the cp.async wgmma default, mma.sync), forced,
+     * writing an operand that the default GEMM then reads (GPU only).
+     */
+    void gemmVariantsIntoOperand(Random r, int M, int N, int K) {
+        if (!(gpu instanceof CudaBackend cuda)) return;
+        boolean hopper = cuda.context().computeCapability() == 90;
+        int N2 = 56;
+        float[] x = rand(r, M * K, 1f), w = rand(r, N * K, 0.1f), w2 = rand(r, N * K, 0.1f), wn = rand(r, N2 * N, 0.1f);
+        TensorView wv = view("w", DType.BF16, w, N, K), wv2 = view("w2", DType.BF16, w2, N, K), nv = view("wn", DType.BF16, wn, N2, N);
+        for (GemmKernel.Config c : GemmKernel.bf16OutputConfigs()) {
+            if (c.a() != GemmKernel.ASource.BF16 || (c.wgmma() && !hopper)) continue; // forced variants take bf16 A
+            boolean swiglu = c.epi() == GemmKernel.Epilogue.SWIGLU;
+            check(c.entry() + " -> operand -> linear M=" + M + " N=" + N + " K=" + K, true, b -> {
+                Tensor h = operandPoisoned(b, M, N), y = poisoned(b, M, N2), xt = in(b, x, M, K);
+                Weight a = b.weight(wv), a2 = b.weight(wv2);
+                if (b == cuda) cuda.linearWith(c, h, xt, a, swiglu ? a2 : null);
+                else if (swiglu) b.linearSwiGLU(h, xt, a, a2);
+                else b.linear(h, xt, a, null);
+                b.linear(y, h, b.weight(nv), null);
+                return concat(get(b, h), get(b, y));
+            });
+        }
+    }
+
+    /** The attention variants with a bf16 output the backend may choose, beyond the defaults of the shapes above (mma.sync, the long-sequence wgmma). */
+    List<AttentionKernel.Config> operandAttentionConfigs() {
+        if (!(gpu instanceof CudaBackend cuda)) return List.of();
+        List<AttentionKernel.Config> out = new ArrayList<>(List.of(AttentionKernel.config(128, true), AttentionKernel.config(64, true),
+                AttentionKernel.config(512, true)));
+        if (cuda.context().computeCapability() == 90) {
+            out.add(AttentionKernel.wgmmaConfig(128, 4224, 30)); // three decoupled warpgroups: the DiT's 1024² attention
+            out.add(AttentionKernel.wgmmaConfig(128, 1088, 30));
+            out.add(AttentionKernel.wgmmaConfig(64, 64, 1));
+        }
+        return out;
+    }
+
+    /**
+     * The DiT's attention chain: v written by a GEMM into an operand, attention (f32 q, f32 k) into an operand, which the out
+     * projection reads. {@code forced} (GPU only) selects the attention variant; null = the backend's choice.
+     */
+    void attentionIntoOperand(Random r, AttentionKernel.Config forced, int heads, int kvHeads, int D, int S, boolean causal, int valid) {
+        int C = 48, W = heads * D, Wkv = kvHeads * D, N2 = 40;
+        float[] x = rand(r, S * C, 1f), q = rand(r, S * W, 1f), k = rand(r, S * Wkv, 1f), wv = rand(r, Wkv * C, 0.2f), wo = rand(r, N2 * W, 0.05f);
+        TensorView vW = view("wv", DType.BF16, wv, Wkv, C), oW = view("wo", DType.BF16, wo, N2, W);
+        AttentionSpec spec = new AttentionSpec(heads, kvHeads, D, (float) (1 / Math.sqrt(D)), causal, valid);
+        String name = (forced != null ? forced.entry() : "attention") + " h=" + heads + "/" + kvHeads + " D=" + D + " S=" + S
+                + (causal ? " causal" : "") + " valid=" + valid;
+        check("linear -> operand v, " + name + " -> operand -> linear", true, b -> {
+            Tensor v = D % 8 == 0 ? operandPoisoned(b, S, Wkv) : poisoned(b, S, Wkv); // f32 v for head dims the bf16 kernels refuse
+            Tensor o = operandPoisoned(b, S, W), y = poisoned(b, S, N2);
+            b.linear(v, in(b, x, S, C), b.weight(vW), null);
+            CudaBackend cuda = b instanceof CudaBackend cb && forced != null ? cb : null;
+            if (cuda != null) cuda.forcedAttention = forced;
+            try {
+                b.attention(o, in(b, q, S, W), in(b, k, S, Wkv), v, spec);
+            } finally {
+                if (cuda != null) cuda.forcedAttention = null;
+            }
+            b.linear(y, o, b.weight(oW), null);
+            return concat(get(b, o), get(b, y));
+        });
+    }
+
+    /** A recorded graph of the operand chain (GEMM → operand → SwiGLU → operand → GEMM), replayed after a fresh upload. */
+    void graphOfOperands(Random r) {
+        int M = 40, K = 64, N = 96, F = 136;
+        float[] x = rand(r, M * K, 1f), w = rand(r, N * K, 0.1f), g = rand(r, F * N, 0.1f), u = rand(r, F * N, 0.1f), d = rand(r, N * F, 0.1f);
+        TensorView wv = view("ow", DType.BF16, w, N, K), gv = view("og", DType.BF16, g, F, N), uv = view("ou", DType.BF16, u, F, N),
+                dv = view("od", DType.BF16, d, N, F);
+        check("replay x2 (linear -> operand, SwiGLU -> operand, linearAdd) vs eager, fresh input", true, b -> {
+            Tensor xt = b.alloc(M, K), h = b.allocOperand(M, N), f = b.allocOperand(M, F), acc = in(b, rand(new Random(9), M * N, 1f), M, N);
+            Weight wt = b.weight(wv), gt = b.weight(gv), ut = b.weight(uv), dt = b.weight(dv);
+            for (int i = 0; i < 2; i++) {
+                b.upload(xt, i == 0 ? rand(new Random(11), M * K, 1f) : x);
+                b.replay("graph-test-operands", () -> {
+                    b.linear(h, xt, wt, null);
+                    b.linearSwiGLU(f, h, gt, ut);
+                    b.linearAdd(acc, f, dt, null);
+                });
+            }
+            return concat(get(b, acc), concat(get(b, h), get(b, f)));
+        });
+    }
+
+    static Tensor operandPoisoned(Backend b, int... shape) {
+        Tensor t = b.allocOperand(shape);
+        b.upload(t, nanArray((int) t.numel()));
+        return t;
+    }
+
+    static float[] concat(float[] a, float[] b) {
+        float[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     /** A replayed sequence must equal running it eagerly, each time (axpy accumulates, so a stale replay shows). */
