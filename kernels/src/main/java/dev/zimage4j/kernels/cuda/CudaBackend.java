@@ -853,6 +853,13 @@ public final class CudaBackend implements Backend {
      */
     private static final long IM2COL_MAX_BYTES = 6L << 30; // element offsets stay below 2³²
 
+    /**
+     * The conv patch matrix through shared-memory tiles ({@link ElementwiseKernels#im2colTiled}, coalesced reads and
+     * whole-line writes) unless {@code -Dzimage.cuda.im2col=chunk} selects the one-pass kernel ({@link ElementwiseKernels#im2col}):
+     * the switch lets one device run compare the two.
+     */
+    private static final boolean IM2COL_TILED = !"chunk".equals(System.getProperty("zimage.cuda.im2col", "tiled"));
+
     /** Elements per block in GroupNorm's partial reduction. */
     private static final long GN_CHUNK = 16384;
 
@@ -964,10 +971,19 @@ public final class CudaBackend implements Backend {
         if (useWgmma && vec && wc.ptr() % 16 == 0 && patchBytes <= IM2COL_MAX_BYTES) {
             // explicit patch matrix in bf16, then the wgmma GEMM with the weight as A: y[C_out, HW] = W · patchesᵀ is CHW as stored
             long patches = scratch(patchBytes);
-            int chunk = K % 64 == 0 ? 64 : K % 16 == 0 ? 16 : 8;
-            long units = (long) M * (K / chunk);
-            elementwise("im2col_bf16_" + chunk, () -> ElementwiseKernels.im2col(chunk), units, patches, x.ptr(), (int) units, M, K,
-                    s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
+            if (IM2COL_TILED) {
+                int nKc = (K + ElementwiseKernels.IM2COL_TILE_K - 1) / ElementwiseKernels.IM2COL_TILE_K;
+                int nTiles = (M + ElementwiseKernels.IM2COL_TILE_PIXELS - 1) / ElementwiseKernels.IM2COL_TILE_PIXELS;
+                // persistent: nKc · n CTAs, n tiles in flight, about the CTAs that fit on the device at once
+                int n = Math.max(1, Math.min(nTiles, cu.smCount() * ElementwiseKernels.IM2COL_CTAS_PER_SM / nKc));
+                launch(kernel("im2col_tiled_bf16", 0, ElementwiseKernels::im2colTiled), nKc * n, 1, 1, ElementwiseKernels.IM2COL_THREADS, 0,
+                        patches, x.ptr(), nKc, nTiles, M, K, s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
+            } else {
+                int chunk = K % 64 == 0 ? 64 : K % 16 == 0 ? 16 : 8;
+                long units = (long) M * (K / chunk);
+                elementwise("im2col_bf16_" + chunk, () -> ElementwiseKernels.im2col(chunk), units, patches, x.ptr(), (int) units, M, K,
+                        s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
+            }
             GemmKernel.Config g = GemmKernel.wgmmaConfig(Epilogue.STORE);
             CudaContext.LoadedModule gm = kernel(g.entry(), g.dynamicSmem(), () -> GemmKernel.generate(g));
             launch(gm, g.gridX(N, M, cu.smCount()), g.gridY(N, M), 1, g.threads(), g.dynamicSmem(), // GEMM M = C_out, N = pixels

@@ -232,6 +232,117 @@ final class ElementwiseKernels {
         return k;
     }
 
+    /** Output pixels per tile of {@link #im2colTiled}: the patch-matrix rows one CTA builds at a time. */
+    static final int IM2COL_TILE_PIXELS = 64;
+    /** k per tile of {@link #im2colTiled}: one 128-B line of a bf16 patch row. */
+    static final int IM2COL_TILE_K = 64;
+    /** Threads per CTA of {@link #im2colTiled}. */
+    static final int IM2COL_THREADS = 256;
+    /** CTAs per SM {@link #im2colTiled} is compiled for ({@code .minnctapersm}): the host sizes its persistent grid by it. */
+    static final int IM2COL_CTAS_PER_SM = 4;
+    /** Shared-memory pitch of a tile row: 128 B of data + 16 B, so 8 consecutive rows' 16-B pieces fall in 8 different bank groups. */
+    static final int IM2COL_PITCH = 2 * IM2COL_TILE_K + 16;
+
+    /**
+     * {@code im2col_tiled_bf16(dst, x, nKc, nTiles, M, K, H, W, ks, stride, padT, padL, Wout)}: the same patch matrix
+     * as {@link #im2col} (needs only {@code K % 8 == 0}), built through shared memory so that both the reads and the
+     * writes coalesce. A tile is 64 consecutive patch rows (output pixels {@code p0 … p0+63}, flat {@code oy·Wout + ox},
+     * so a tile may cross an output row) × 64 consecutive k ({@code k0 = kc·64}: one 128-B line of each row).
+     * <ul>
+     * <li>Build: thread (t = tid % 64, g = tid / 64) gathers k {@code k0 + 16g … k0 + 16g + 15} of pixel t, the pixel being
+     * the fast index, so a warp's load of one k reads 32 neighbouring pixels of one image row (coalesced; the ks² taps
+     * re-read them from L1); zero outside the image, past K and past the last pixel. Pairs are packed to bf16 and stored
+     * as two 16-B vectors into the tile row t (pitch 144 B: conflict-free).</li>
+     * <li>Write: thread (row = tid / 8 + 32r, piece = tid % 8) copies the 16-B piece of the tile row to
+     * {@code dst[p0 + row][k0 + 8·piece …]}: 8 consecutive threads write one whole 128-B line, a warp four lines,
+     * a CTA 64 lines (pieces past K or past the last pixel are skipped; K % 8 == 0 makes each piece all-in or all-out).</li>
+     * </ul>
+     * Persistent: the grid is {@code nKc · n} CTAs (n ≥ 1, {@code nKc = ceil(K/64)}); CTA b keeps {@code kc = b % nKc}
+     * (its k decomposition is computed once) and loops over tiles {@code b / nKc, + n, …}, so the CTAs resident together
+     * fill neighbouring tiles' whole rows, a contiguous stretch of the matrix. Two tile buffers alternate, one barrier
+     * per tile: a buffer is rebuilt only after the next tile's barrier, which every thread reaches after its writes.
+     */
+    static Ptx im2colTiled() {
+        int tp = IM2COL_TILE_PIXELS, kpt = IM2COL_TILE_K * tp / IM2COL_THREADS, tileBytes = tp * IM2COL_PITCH;
+        Ptx k = new Ptx("im2col_tiled_bf16");
+        k.directive(".maxntid " + IM2COL_THREADS + ", 1, 1");
+        k.directive(".minnctapersm " + IM2COL_CTAS_PER_SM);
+        Reg dst = k.paramPtr("dst"), x = k.paramPtr("x");
+        Reg nKc = k.paramU32("nKc"), nTiles = k.paramU32("nTiles"), m = k.paramU32("M"), kk = k.paramU32("K");
+        Reg h = k.paramU32("H"), w = k.paramU32("W"), ks = k.paramU32("ks"), stride = k.paramU32("stride");
+        Reg padT = k.paramU32("padT"), padL = k.paramU32("padL"), wout = k.paramU32("Wout");
+        Reg tiles = k.shared("tiles", 2 * tileBytes, 16);
+        Reg tid = k.special("%tid.x"), cta = k.special("%ctaid.x");
+        Reg t = k.iop("rem.u32", tid, tp), g = k.iop("div.u32", tid, tp);
+        Reg kc = k.iop("rem.u32", cta, nKc);
+        Reg k0 = k.iop("mul.lo.s32", kc, IM2COL_TILE_K);
+        // this thread's first k and its (c, ky, kx); kLeft = how many of its kpt k exist (K − kStart, may be ≤ 0)
+        Reg kStart = k.mad(g, kpt, k0);
+        Reg kLeft = k.iop("sub.s32", kk, kStart);
+        Reg ks2 = k.iop("mul.lo.s32", ks, ks);
+        Reg c0 = k.iop("div.u32", kStart, ks2), r0 = k.iop("rem.u32", kStart, ks2);
+        Reg ky0 = k.iop("div.u32", r0, ks), kx0 = k.iop("rem.u32", r0, ks);
+        Reg buildOff = k.mad(t, IM2COL_PITCH, k.iop("mul.lo.s32", g, 2 * kpt)); // byte offset of this thread's stores in a tile
+        Reg wRow = k.iop("shr.u32", tid, 3), wPiece = k.iop("and.b32", tid, 7);
+        Reg writeOff = k.mad(wRow, IM2COL_PITCH, k.iop("shl.b32", wPiece, 4));
+        Reg wk = k.mad(wPiece, 8, k0);                                             // first k of this thread's pieces
+        Reg wkOk = k.setp("lt.u32", wk, kk);
+        Reg buf = k.constU32(0);                                                   // byte offset of the current buffer
+        Reg tileStep = k.iop("div.u32", k.special("%nctaid.x"), nKc);
+        k.forLoop(k.iop("div.u32", cta, nKc), nTiles, tileStep, tile -> {
+            Reg sTile = k.iop("add.u32", tiles, buf);
+            Reg p0 = k.iop("mul.lo.s32", tile, tp);
+            // ---- build: pixel p0 + t, k kStart … kStart + kpt − 1
+            Reg p = k.iop("add.u32", p0, t);
+            Reg oy = k.iop("div.u32", p, wout), ox = k.iop("rem.u32", p, wout);
+            Reg iy0 = k.iop("sub.s32", k.iop("mul.lo.s32", oy, stride), padT), ix0 = k.iop("sub.s32", k.iop("mul.lo.s32", ox, stride), padL);
+            Reg pOk = k.setp("lt.u32", p, m);
+            k.op("selp.b32", iy0, iy0, 0x40000000, pOk);                        // past the last pixel: every row test fails
+            Reg c = k.reg(PtxType.B32), ky = k.reg(PtxType.B32), kx = k.reg(PtxType.B32);
+            k.op("mov.u32", c, c0);
+            k.op("mov.u32", ky, ky0);
+            k.op("mov.u32", kx, kx0);
+            Reg[] v = new Reg[kpt];
+            Reg[] hv = k.regs(PtxType.B32, kpt / 2);
+            for (int j = 0; j < kpt; j++) {
+                Reg iy = k.iop("add.s32", iy0, ky), ix = k.iop("add.s32", ix0, kx);
+                Reg ok = k.reg(PtxType.PRED);
+                k.op("setp.lt.u32", ok, iy, h);            // negative rows wrap to large unsigned values
+                k.op("setp.lt.and.u32", ok, ix, w, ok);
+                k.op("setp.gt.and.s32", ok, kLeft, j, ok);   // k = kStart + j < K
+                v[j] = k.constF32(0f);
+                Reg idx = k.mad(k.mad(c, h, iy), w, ix);
+                k.opIf(ok, false, "ld.global.nc.f32", v[j], at(k.addr(x, idx, 4)));
+                if (j % 2 == 1) k.op("cvt.rn.bf16x2.f32", hv[j / 2], v[j], v[j - 1]);
+                if (j < kpt - 1) { // next k: kx, then ky, then c
+                    k.op("add.u32", kx, kx, 1);
+                    Reg wrapX = k.setp("eq.u32", kx, ks);
+                    k.opIf(wrapX, false, "mov.u32", kx, 0);
+                    k.opIf(wrapX, false, "add.u32", ky, ky, 1);
+                    Reg wrapY = k.setp("eq.u32", ky, ks);
+                    k.opIf(wrapY, false, "mov.u32", ky, 0);
+                    k.opIf(wrapY, false, "add.u32", c, c, 1);
+                }
+            }
+            Reg sb = k.iop("add.u32", sTile, buildOff);
+            for (int q = 0; q < kpt / 8; q++)
+                k.op("st.shared.v4.b32", at(sb, 16L * q), Ptx.vec(hv[4 * q], hv[4 * q + 1], hv[4 * q + 2], hv[4 * q + 3]));
+            k.op("bar.sync", 0);
+            // ---- write: rows wRow + 32r, 16-B piece wPiece: 8 threads per 128-B line
+            Reg sw = k.iop("add.u32", sTile, writeOff);
+            for (int rep = 0; rep < tp / 32; rep++) {
+                Reg[] d = k.regs(PtxType.B32, 4);
+                k.op("ld.shared.v4.b32", Ptx.vec((Object[]) d), at(sw, (long) rep * 32 * IM2COL_PITCH));
+                Reg row = k.iop("add.u32", p0, k.iop("add.u32", wRow, rep * 32));
+                Reg ok = k.reg(PtxType.PRED);
+                k.op("setp.lt.and.u32", ok, row, m, wkOk);
+                k.opIf(ok, false, "st.global.v4.b32", at(k.addr(dst, k.mad(row, kk, wk), 2)), Ptx.vec((Object[]) d));
+            }
+            k.op("xor.b32", buf, buf, tileBytes);
+        });
+        return k;
+    }
+
     /**
      * {@code bias_rows[_vec4](y, bias, C, HW)}: {@code y[c, i] += bias[c]} on a grid ({@code gx}, C), block row c
      * for channel c, grid-strided over the plane (4 pixels per 16-B access with vec4: HW % 4 == 0, y 16-B aligned).
