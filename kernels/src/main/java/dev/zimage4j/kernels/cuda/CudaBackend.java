@@ -972,12 +972,9 @@ public final class CudaBackend implements Backend {
             // explicit patch matrix in bf16, then the wgmma GEMM with the weight as A: y[C_out, HW] = W · patchesᵀ is CHW as stored
             long patches = scratch(patchBytes);
             if (IM2COL_TILED) {
-                int nKc = (K + ElementwiseKernels.IM2COL_TILE_K - 1) / ElementwiseKernels.IM2COL_TILE_K;
-                int nTiles = (M + ElementwiseKernels.IM2COL_TILE_PIXELS - 1) / ElementwiseKernels.IM2COL_TILE_PIXELS;
-                // persistent: nKc · n CTAs, n tiles in flight, about the CTAs that fit on the device at once
-                int n = Math.max(1, Math.min(nTiles, cu.smCount() * ElementwiseKernels.IM2COL_CTAS_PER_SM / nKc));
-                launch(kernel("im2col_tiled_bf16", 0, ElementwiseKernels::im2colTiled), nKc * n, 1, 1, ElementwiseKernels.IM2COL_THREADS, 0,
-                        patches, x.ptr(), nKc, nTiles, M, K, s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
+                int[] l = ElementwiseKernels.im2colTiledLaunch(M, K, cu.smCount()); // {grid, nKc, nTiles}
+                launch(kernel("im2col_tiled_bf16", 0, ElementwiseKernels::im2colTiled), l[0], 1, 1, ElementwiseKernels.IM2COL_THREADS, 0,
+                        patches, x.ptr(), l[1], l[2], M, K, s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
             } else {
                 int chunk = K % 64 == 0 ? 64 : K % 16 == 0 ? 16 : 8;
                 long units = (long) M * (K / chunk);

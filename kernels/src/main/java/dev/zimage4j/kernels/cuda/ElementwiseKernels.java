@@ -262,6 +262,19 @@ final class ElementwiseKernels {
      * fill neighbouring tiles' whole rows, a contiguous stretch of the matrix. Two tile buffers alternate, one barrier
      * per tile: a buffer is rebuilt only after the next tile's barrier, which every thread reaches after its writes.
      */
+    /**
+     * The launch of {@link #im2colTiled} for an {@code M × K} patch matrix on {@code smCount} SMs: {@code nKc · n} CTAs,
+     * n tiles in flight (about the CTAs that fit on the device at once, at least one, at most every tile).
+     *
+     * @return {@code {grid, nKc, nTiles}}
+     */
+    static int[] im2colTiledLaunch(int M, int K, int smCount) {
+        int nKc = (K + IM2COL_TILE_K - 1) / IM2COL_TILE_K;
+        int nTiles = (M + IM2COL_TILE_PIXELS - 1) / IM2COL_TILE_PIXELS;
+        int n = Math.max(1, Math.min(nTiles, smCount * IM2COL_CTAS_PER_SM / nKc));
+        return new int[]{nKc * n, nKc, nTiles};
+    }
+
     static Ptx im2colTiled() {
         int tp = IM2COL_TILE_PIXELS, kpt = IM2COL_TILE_K * tp / IM2COL_THREADS, tileBytes = tp * IM2COL_PITCH;
         Ptx k = new Ptx("im2col_tiled_bf16");
