@@ -249,16 +249,18 @@ final class ElementwiseKernels {
      * writes coalesce. A tile is 64 consecutive patch rows (output pixels {@code p0 … p0+63}, flat {@code oy·Wout + ox},
      * so a tile may cross an output row) × 64 consecutive k ({@code k0 = kc·64}: one 128-B line of each row).
      * <ul>
-     * <li>Build: thread (t = tid % 64, g = tid / 64) gathers k {@code k0 + 16g … k0 + 16g + 15} of pixel t, the pixel being
-     * the fast index, so a warp's load of one k reads 32 neighbouring pixels of one image row (coalesced; the ks² taps
-     * re-read them from L1); zero outside the image, past K and past the last pixel. Pairs are packed to bf16 and stored
-     * as two 16-B vectors into the tile row t (pitch 144 B: conflict-free).</li>
+     * <li>Once per CTA: a shared table of the chunk's 64 k, {@code {c·H·W + ky·W + kx, ky, kx}} (ky = 2³⁰ past K), so the
+     * gathers need no division and no (c, ky, kx) stepping.</li>
+     * <li>Build: thread (t = tid % 64, g = tid / 64) gathers table entries {@code 16g … 16g + 15} for pixel t, the pixel
+     * being the fast index, so a warp's load of one k reads 32 neighbouring pixels of one image row (coalesced; the ks²
+     * taps re-read them from L1) and its table read is a broadcast; zero outside the image, past K and past the last
+     * pixel. Pairs are packed to bf16 and stored as two 16-B vectors into the tile row t (pitch 144 B: conflict-free).</li>
      * <li>Write: thread (row = tid / 8 + 32r, piece = tid % 8) copies the 16-B piece of the tile row to
      * {@code dst[p0 + row][k0 + 8·piece …]}: 8 consecutive threads write one whole 128-B line, a warp four lines,
      * a CTA 64 lines (pieces past K or past the last pixel are skipped; K % 8 == 0 makes each piece all-in or all-out).</li>
      * </ul>
      * Persistent: the grid is {@code nKc · n} CTAs (n ≥ 1, {@code nKc = ceil(K/64)}); CTA b keeps {@code kc = b % nKc}
-     * (its k decomposition is computed once) and loops over tiles {@code b / nKc, + n, …}, so the CTAs resident together
+     * (its table is built once) and loops over tiles {@code b / nKc, + n, …}, so the CTAs resident together
      * fill neighbouring tiles' whole rows, a contiguous stretch of the matrix. Two tile buffers alternate, one barrier
      * per tile: a buffer is rebuilt only after the next tile's barrier, which every thread reaches after its writes.
      */
@@ -285,16 +287,24 @@ final class ElementwiseKernels {
         Reg h = k.paramU32("H"), w = k.paramU32("W"), ks = k.paramU32("ks"), stride = k.paramU32("stride");
         Reg padT = k.paramU32("padT"), padL = k.paramU32("padL"), wout = k.paramU32("Wout");
         Reg tiles = k.shared("tiles", 2 * tileBytes, 16);
+        Reg table = k.shared("ktab", IM2COL_TILE_K * 16, 16);
         Reg tid = k.special("%tid.x"), cta = k.special("%ctaid.x");
         Reg t = k.iop("rem.u32", tid, tp), g = k.iop("div.u32", tid, tp);
         Reg kc = k.iop("rem.u32", cta, nKc);
         Reg k0 = k.iop("mul.lo.s32", kc, IM2COL_TILE_K);
-        // this thread's first k and its (c, ky, kx); kLeft = how many of its kpt k exist (K − kStart, may be ≤ 0)
-        Reg kStart = k.mad(g, kpt, k0);
-        Reg kLeft = k.iop("sub.s32", kk, kStart);
-        Reg ks2 = k.iop("mul.lo.s32", ks, ks);
-        Reg c0 = k.iop("div.u32", kStart, ks2), r0 = k.iop("rem.u32", kStart, ks2);
-        Reg ky0 = k.iop("div.u32", r0, ks), kx0 = k.iop("rem.u32", r0, ks);
+        // the CTA's k chunk, once: entry e = {c·H·W + ky·W + kx, ky (2³⁰ past K: every row test fails), kx, 0} for k = k0 + e
+        k.ifThen(k.setp("lt.u32", tid, IM2COL_TILE_K), false, () -> {
+            Reg kq = k.iop("add.u32", k0, tid);
+            Reg ks2 = k.iop("mul.lo.s32", ks, ks);
+            Reg c = k.iop("div.u32", kq, ks2), r = k.iop("rem.u32", kq, ks2);
+            Reg ky = k.iop("div.u32", r, ks), kx = k.iop("rem.u32", r, ks);
+            Reg off = k.mad(k.mad(c, h, ky), w, kx);
+            Reg kyOrOut = k.reg(PtxType.B32);
+            k.op("selp.b32", kyOrOut, ky, 0x40000000, k.setp("lt.u32", kq, kk));
+            k.op("st.shared.v4.b32", at(k.mad(tid, 16, table)), Ptx.vec(off, kyOrOut, kx, k.constU32(0)));
+        });
+        k.op("bar.sync", 0);
+        Reg tb = k.mad(g, 16 * kpt, table);                                       // this thread's kpt entries
         Reg buildOff = k.mad(t, IM2COL_PITCH, k.iop("mul.lo.s32", g, 2 * kpt)); // byte offset of this thread's stores in a tile
         Reg wRow = k.iop("shr.u32", tid, 3), wPiece = k.iop("and.b32", tid, 7);
         Reg writeOff = k.mad(wRow, IM2COL_PITCH, k.iop("shl.b32", wPiece, 4));
@@ -305,37 +315,25 @@ final class ElementwiseKernels {
         k.forLoop(k.iop("div.u32", cta, nKc), nTiles, tileStep, tile -> {
             Reg sTile = k.iop("add.u32", tiles, buf);
             Reg p0 = k.iop("mul.lo.s32", tile, tp);
-            // ---- build: pixel p0 + t, k kStart … kStart + kpt − 1
+            // ---- build: pixel p0 + t, table entries g·kpt … g·kpt + kpt − 1
             Reg p = k.iop("add.u32", p0, t);
             Reg oy = k.iop("div.u32", p, wout), ox = k.iop("rem.u32", p, wout);
             Reg iy0 = k.iop("sub.s32", k.iop("mul.lo.s32", oy, stride), padT), ix0 = k.iop("sub.s32", k.iop("mul.lo.s32", ox, stride), padL);
+            Reg base = k.mad(iy0, w, ix0);                                         // x index of (c 0, ky 0, kx 0), may be negative
             Reg pOk = k.setp("lt.u32", p, m);
             k.op("selp.b32", iy0, iy0, 0x40000000, pOk);                        // past the last pixel: every row test fails
-            Reg c = k.reg(PtxType.B32), ky = k.reg(PtxType.B32), kx = k.reg(PtxType.B32);
-            k.op("mov.u32", c, c0);
-            k.op("mov.u32", ky, ky0);
-            k.op("mov.u32", kx, kx0);
             Reg[] v = new Reg[kpt];
             Reg[] hv = k.regs(PtxType.B32, kpt / 2);
             for (int j = 0; j < kpt; j++) {
+                Reg off = k.reg(PtxType.B32), ky = k.reg(PtxType.B32), kx = k.reg(PtxType.B32), unused = k.reg(PtxType.B32);
+                k.op("ld.shared.v4.b32", Ptx.vec(off, ky, kx, unused), at(tb, 16L * j)); // the same entry across the warp: broadcast
                 Reg iy = k.iop("add.s32", iy0, ky), ix = k.iop("add.s32", ix0, kx);
                 Reg ok = k.reg(PtxType.PRED);
                 k.op("setp.lt.u32", ok, iy, h);            // negative rows wrap to large unsigned values
                 k.op("setp.lt.and.u32", ok, ix, w, ok);
-                k.op("setp.gt.and.s32", ok, kLeft, j, ok);   // k = kStart + j < K
                 v[j] = k.constF32(0f);
-                Reg idx = k.mad(k.mad(c, h, iy), w, ix);
-                k.opIf(ok, false, "ld.global.nc.f32", v[j], at(k.addr(x, idx, 4)));
+                k.opIf(ok, false, "ld.global.nc.f32", v[j], at(k.addr(x, k.iop("add.s32", base, off), 4)));
                 if (j % 2 == 1) k.op("cvt.rn.bf16x2.f32", hv[j / 2], v[j], v[j - 1]);
-                if (j < kpt - 1) { // next k: kx, then ky, then c
-                    k.op("add.u32", kx, kx, 1);
-                    Reg wrapX = k.setp("eq.u32", kx, ks);
-                    k.opIf(wrapX, false, "mov.u32", kx, 0);
-                    k.opIf(wrapX, false, "add.u32", ky, ky, 1);
-                    Reg wrapY = k.setp("eq.u32", ky, ks);
-                    k.opIf(wrapY, false, "mov.u32", ky, 0);
-                    k.opIf(wrapY, false, "add.u32", c, c, 1);
-                }
             }
             Reg sb = k.iop("add.u32", sTile, buildOff);
             for (int q = 0; q < kpt / 8; q++)

@@ -13,7 +13,8 @@ import java.util.Random;
  * hand. It knows only the instructions the kernels it is used on emit (anything else fails loudly), checks every global
  * access against the buffers it was given (out of range or misaligned fails), counts the writes of each global byte,
  * and interleaves a CTA's threads in a seeded random order with random run lengths between {@code bar.sync}s, so that a
- * missing barrier shows up as a wrong result. CTAs run one after another (they must not depend on each other).
+ * missing barrier shows up as a wrong result; shared memory starts with random bytes. CTAs run one after another (they
+ * must not depend on each other).
  */
 public final class PtxInterpreter {
 
@@ -204,6 +205,7 @@ public final class PtxInterpreter {
         Random rnd = new Random(seed);
         for (int cta = 0; cta < gridX; cta++) {
             byte[] shared = new byte[Math.max(sharedBytes, 1)];
+            rnd.nextBytes(shared); // like the device: whatever an earlier CTA left
             Thread[] ts = new Thread[blockX];
             for (int i = 0; i < blockX; i++) ts[i] = new Thread(i);
             int running = blockX, done = 0; // running: neither exited nor waiting at the barrier
