@@ -5,14 +5,7 @@
 # Needs the device folder from scripts/gpu-prepare.sh with the core and bench jars (VaeBench). Logs go to $OUT.
 #   usage (device tool): run(command="bash .device-NAME/gpu-im2col.sh", carry=[".device-NAME"])
 set -uo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-out="${OUT:-/tmp/zimage-out}"; mkdir -p "$out"
-[ -x /tmp/jdk/bin/java ] || tar xJf "$here/jdk.txz" -C /tmp
-JAVA=/tmp/jdk/bin/java
-CP="$here/lib/*"
-FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g"
-export CUDA_CACHE_PATH=/tmp/cuda-cache
-status=0
+. "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh"
 for variant in tiled chunk; do
   echo "=== GpuCheck conv, im2col=$variant"
   $JAVA $FLAGS -Dzimage.cuda.im2col=$variant -Dzimage.cuda.syncEachLaunch=true -cp "$CP" dev.zimage4j.kernels.cuda.GpuCheck conv 2>&1 \
@@ -20,7 +13,7 @@ for variant in tiled chunk; do
 done
 for variant in tiled chunk; do
   echo "=== VaeBench 1024² --profile, im2col=$variant"
-  $JAVA $FLAGS -Dzimage.cuda.im2col=$variant -cp "$CP" dev.zimage4j.bench.VaeBench --vae /tmp/zimage-vae --backend cuda \
+  timeout 240 $JAVA $FLAGS -Dzimage.cuda.im2col=$variant -cp "$CP" dev.zimage4j.bench.VaeBench --vae /tmp/zimage-vae --backend cuda \
     --sizes 1024 --repeat 3 --profile 2>&1 | tee "$out/vae-$variant.log" || status=1
 done
 exit $status

@@ -8,14 +8,7 @@
 #     run(command="bash .device/gpu-throughput.sh", carry=[".device"], kind="nvidia-h200-x2")
 #   env: ZIMAGE_TP_DEVICES (default cuda:0,cuda:1), ZIMAGE_TP_ARGS (default --size 1024x1024 --requests 32)
 set -uo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-out="${OUT:-/tmp/zimage-out}"; mkdir -p "$out"
-[ -x /tmp/jdk/bin/java ] || tar xJf "$here/jdk.txz" -C /tmp
-JAVA=/tmp/jdk/bin/java
-CP="$here/lib/*"
-# direct memory as bench-real uses it (pinned upload staging, converted weights)
-FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx48g -XX:MaxDirectMemorySize=100g"
-export CUDA_CACHE_PATH=/tmp/cuda-cache
+ZIMAGE_HEAP=48g . "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh"
 nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader || true
 model="${ZIMAGE_TP_MODEL:-/tmp/zimage-real}"
 if [ ! -f "$model.complete" ]; then

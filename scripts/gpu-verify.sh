@@ -12,25 +12,18 @@
 # Every step runs under its own timeout, so a hang costs one step. VERIFY_STEPS selects the steps and their order (default 1 2 3 4 5 6 7).
 #   usage (device tool): run(command="bash .device/gpu-verify.sh", carry=[".device"], timeout_s=600)
 set -uo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-out="${OUT:-/tmp/zimage-out}"; mkdir -p "$out"
-[ -x /tmp/jdk/bin/java ] || tar xJf "$here/jdk.txz" -C /tmp
-JAVA=/tmp/jdk/bin/java
-CP="$here/lib/*"
-FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g -XX:MaxDirectMemorySize=100g"
+. "$(dirname "${BASH_SOURCE[0]}")/gpu-common.sh"
 steps="${VERIFY_STEPS:-1 2 3 4 5 6 7}"   # 8 is opt-in (writes 20 GB)
 t0=$SECONDS
 stamp() { echo "=== [$((SECONDS - t0)) s] $*"; }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader || true
-export CUDA_CACHE_PATH=/tmp/cuda-cache
-status=0
 
 step1() {
   stamp "1 GpuCheck"
   : > "$out/check.log"
   for g in ${ZIMAGE_CHECK_GROUPS:-gemm attention norms elementwise conv images graphs variants}; do
-    timeout 90 $JAVA $FLAGS -Dzimage.cuda.syncEachLaunch=true -cp "$CP" dev.zimage4j.kernels.cuda.GpuCheck "$g" >> "$out/check.log" 2>&1 \
-      || { status=1; echo "group $g: exit $?"; }
+    timeout 90 $JAVA $FLAGS -Dzimage.cuda.syncEachLaunch=true -cp "$CP" dev.zimage4j.kernels.cuda.GpuCheck "$g" >> "$out/check.log" 2>&1
+    local rc=$?; [ $rc = 0 ] || { status=1; echo "group $g: exit $rc"; }
   done
   echo "check: $(grep -c ' ok ' "$out/check.log") ok, $(grep -c ' FAIL ' "$out/check.log") FAIL"; grep ' FAIL ' "$out/check.log" | head -20
 }

@@ -146,8 +146,9 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * Runs generations at one resolution until two consecutive ones take times within the configured
-     * tolerance (the JIT has compiled the hot paths) or the run limit is reached, and logs each time.
+     * Runs generations at one resolution, each with its PNG encoding as a request has it, until two
+     * consecutive ones take times within the configured tolerance (the JIT has compiled the hot paths) or
+     * the run limit is reached, and logs each time.
      */
     private void prewarm(ModelCache.Lease lease, String model, int[] wh) {
         EngineConfig.Prewarm p = config.prewarmOnStartup();
@@ -158,7 +159,9 @@ public final class Engine implements AutoCloseable {
         boolean settled = false;
         for (int run = 0; run < p.maxRuns() && !settled; run++) {
             long t0 = System.nanoTime();
-            lease.generator().generate(r, ProgressListener.NONE, new CancellationToken());
+            List<GeneratedImage> out = lease.generator().generate(r, ProgressListener.NONE, new CancellationToken());
+            // a request's image is encoded too (its "png" stage): warm that code as well, the bytes are dropped
+            ImageStore.encodePng(out.getFirst(), lease.generator().modelId());
             lease.markWarm();
             double ms = (System.nanoTime() - t0) / 1e6;
             times.add(String.format("%.0f", ms));

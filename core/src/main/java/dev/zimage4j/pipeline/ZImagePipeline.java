@@ -33,6 +33,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 
 /**
  * Z-Image text-to-image (and image-to-image) end to end, as diffusers' {@code ZImagePipeline} and
@@ -88,18 +90,26 @@ public final class ZImagePipeline implements ImageGenerator {
     }
 
     /**
-     * Loads every component (weights stay memory-mapped) and checks that they fit together.
+     * Loads every component (weights stay memory-mapped) and checks that they fit together. The tokenizer
+     * loads on a second thread meanwhile; {@link #loadMillis()} gives each component's own time, so the
+     * tokenizer's overlaps the others'.
      *
      * @throws ModelLoadException for a missing or mismatched component (the message says which)
      */
     public static ZImagePipeline load(ModelFiles files, Backend backend, PipelineOptions options) {
         Map<String, Double> ms = new LinkedHashMap<>();
         List<AutoCloseable> opened = new ArrayList<>();
+        // the tokenizer (CPU work: reading its tables) loads on its own thread while the weights are opened here
+        FutureTask<TimedTokenizer> tokenizerLoad = new FutureTask<>(() -> {
+            long start = System.nanoTime();
+            QwenTokenizer t = files.tokenizerRoot() != null ? QwenTokenizer.forModel(files.tokenizerRoot()) : QwenTokenizer.bundled();
+            return new TimedTokenizer(t, (System.nanoTime() - start) / 1e6);
+        });
+        Thread.ofPlatform().daemon().name("zimage-tokenizer-load").start(tokenizerLoad);
+        ms.put("tokenizer", 0.0); // its own time, filled in below (it overlaps the other components)
         try {
             long t0 = System.nanoTime();
-            QwenTokenizer tokenizer = files.tokenizerRoot() != null ? QwenTokenizer.forModel(files.tokenizerRoot()) : QwenTokenizer.bundled();
             SchedulerConfig sched = files.schedulerConfig() != null ? readScheduler(files.schedulerConfig()) : SchedulerConfig.turbo();
-            t0 = lap(ms, "tokenizer", t0);
             Qwen3TextEncoder text = loadTextEncoder(files, backend);
             opened.add(text);
             t0 = lap(ms, "text encoder", t0);
@@ -111,6 +121,7 @@ public final class ZImagePipeline implements ImageGenerator {
             Vae vae = Vae.load(Safetensors.open(files.vae()), vaeConfig, backend);
             opened.add(vae);
             lap(ms, "vae", t0);
+            QwenTokenizer tokenizer = awaitTokenizer(tokenizerLoad, ms);
 
             checkFit(text, files.textEncoder().toString(), dit, files.transformer().toString(), vae, files.vae().toString());
             return new ZImagePipeline(files.id(), backend, new PromptEncoder(tokenizer), text, dit, vae, sched, options, ms);
@@ -150,6 +161,25 @@ public final class ZImagePipeline implements ImageGenerator {
         if (dc.inChannels() != vae.config().latentChannels())
             throw new ModelLoadException("the VAE's latent_channels " + vae.config().latentChannels() + " (" + vaeSource
                     + ") does not match the DiT's in_channels " + dc.inChannels());
+    }
+
+    /** The tokenizer and the wall time of its load. */
+    private record TimedTokenizer(QwenTokenizer tokenizer, double millis) {
+    }
+
+    private static QwenTokenizer awaitTokenizer(FutureTask<TimedTokenizer> load, Map<String, Double> ms) {
+        try {
+            TimedTokenizer t = load.get();
+            ms.put("tokenizer", t.millis());
+            return t.tokenizer();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            if (e.getCause() instanceof Error err) throw err;
+            throw new ModelLoadException("cannot load the tokenizer: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ModelLoadException("interrupted while loading the tokenizer", e);
+        }
     }
 
     private static long lap(Map<String, Double> ms, String stage, long t0) {

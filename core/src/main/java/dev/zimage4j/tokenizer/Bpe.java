@@ -1,7 +1,6 @@
 package dev.zimage4j.tokenizer;
 
 import java.util.Arrays;
-import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -18,10 +17,8 @@ final class Bpe {
     private static final int CACHE_MAX_WORD_CHARS = 256;
     private static final int CACHE_CAPACITY = 100_000;
 
-    private final Map<String, Integer> vocab;
-    private final String[] idToToken;
-    /** (left id, right id) → (rank, merged id), both packed into longs. */
-    private final PairMap merges;
+    /** Vocabulary and merge ranks as flat arrays (what {@link TokenizerCache} stores). */
+    private final BpeTables tables;
     /** Vocabulary id of each byte's single-character symbol. */
     private final int[] byteIds = new int[256];
     /** If set, a word that is itself in the vocabulary is not split (Hugging Face's ignore_merges). */
@@ -29,55 +26,40 @@ final class Bpe {
     private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
 
     /**
-     * @param vocab  symbol string → id
-     * @param merges the merge pairs in rank order, each {@code {left, right}} as symbol strings
+     * @param tables the vocabulary and merges ({@link BpeTables#build} from a parse, or read from the cache)
      * @param source for messages
+     * @throws TokenizerException when a byte has no single-character symbol (not a byte-level vocabulary)
      */
-    Bpe(Map<String, Integer> vocab, Iterable<String[]> merges, boolean ignoreMerges, String source) {
-        this.vocab = vocab;
+    Bpe(BpeTables tables, boolean ignoreMerges, String source) {
+        this.tables = tables;
         this.ignoreMerges = ignoreMerges;
-        int maxId = vocab.values().stream().mapToInt(Integer::intValue).max().orElse(-1);
-        this.idToToken = new String[maxId + 1];
-        vocab.forEach((token, id) -> {
-            if (id < 0) throw new TokenizerException(source + ": model.vocab has a negative id " + id + " for '" + token + "'");
-            idToToken[id] = token;
-        });
         for (int b = 0; b < 256; b++) {
-            Integer id = vocab.get(String.valueOf(ByteLevel.BYTE_TO_CHAR[b]));
-            if (id == null)
+            int id = tables.id(String.valueOf(ByteLevel.BYTE_TO_CHAR[b]));
+            if (id < 0)
                 throw new TokenizerException(source + ": model.vocab lacks the byte-level symbol for byte 0x"
                         + Integer.toHexString(b) + " ('" + ByteLevel.BYTE_TO_CHAR[b] + "'); not a byte-level BPE vocabulary");
             byteIds[b] = id;
         }
-        this.merges = new PairMap(merges instanceof java.util.Collection<?> c ? c.size() : 1024);
-        int rank = 0;
-        for (String[] m : merges) {
-            Integer a = vocab.get(m[0]), b = vocab.get(m[1]), ab = vocab.get(m[0] + m[1]);
-            if (a == null || b == null || ab == null)
-                throw new TokenizerException(source + ": merge " + rank + " '" + m[0] + " " + m[1] + "' uses a symbol missing from model.vocab ('"
-                        + (a == null ? m[0] : b == null ? m[1] : m[0] + m[1]) + "')");
-            this.merges.putIfAbsent(pair(a, b), ((long) rank << 32) | ab);
-            rank++;
-        }
     }
 
-    private static long pair(int a, int b) {
-        return ((long) a << 32) | (b & 0xffffffffL);
+    /** The tables (what the cache stores). */
+    BpeTables tables() {
+        return tables;
     }
 
-    /** The id of a vocabulary symbol, or null. */
-    Integer id(String token) {
-        return vocab.get(token);
+    /** The id of a vocabulary symbol, or -1. */
+    int id(String token) {
+        return tables.id(token);
     }
 
     /** The symbol string of an id, or null when the id is not in the vocabulary. */
     String token(int id) {
-        return id >= 0 && id < idToToken.length ? idToToken[id] : null;
+        return tables.symbol(id);
     }
 
     /** One past the largest vocabulary id. */
     int size() {
-        return idToToken.length;
+        return tables.size();
     }
 
     /**
@@ -113,8 +95,8 @@ final class Bpe {
         if (ignoreMerges) {
             StringBuilder sb = new StringBuilder(n);
             for (byte b : utf8) sb.append(ByteLevel.BYTE_TO_CHAR[b & 0xff]);
-            Integer whole = vocab.get(sb.toString());
-            if (whole != null) return new int[]{whole};
+            int whole = tables.id(sb.toString());
+            if (whole >= 0) return new int[]{whole};
         }
         return useQueue ? mergeByQueue(sym) : mergeByScan(sym);
     }
@@ -126,7 +108,7 @@ final class Bpe {
             long best = Long.MAX_VALUE;
             int at = -1;
             for (int i = 0; i + 1 < n; i++) {
-                long m = merges.get(pair(sym[i], sym[i + 1]));
+                long m = tables.merge(sym[i], sym[i + 1]);
                 if (m >= 0 && (m >>> 32) < (best >>> 32)) {
                     best = m;
                     at = i;
@@ -157,7 +139,7 @@ final class Bpe {
             int left = (int) e[1], right = (int) e[2];
             // stale: either side was merged away or changed since this entry was queued
             if (dead[left] || dead[right] || next[left] != right || sym[left] != (int) e[3] || sym[right] != (int) e[4]) continue;
-            sym[left] = (int) merges.get(pair(sym[left], sym[right]));
+            sym[left] = (int) tables.merge(sym[left], sym[right]);
             dead[right] = true;
             next[left] = next[right];
             if (next[right] >= 0) prev[next[right]] = left;
@@ -171,41 +153,7 @@ final class Bpe {
     }
 
     private void offer(PriorityQueue<long[]> queue, int[] sym, int left, int right) {
-        long m = merges.get(pair(sym[left], sym[right]));
+        long m = tables.merge(sym[left], sym[right]);
         if (m >= 0) queue.add(new long[]{m >>> 32, left, right, sym[left], sym[right]});
-    }
-
-    /** Open-addressing map from a packed id pair to a packed (rank, id); no boxing, -1 for absent. */
-    private static final class PairMap {
-        private final long[] keys;
-        private final long[] values;
-        private final int mask;
-
-        PairMap(int expected) {
-            int cap = Integer.highestOneBit(Math.max(16, expected * 2) - 1) << 1;
-            keys = new long[cap];
-            values = new long[cap];
-            java.util.Arrays.fill(values, -1);
-            mask = cap - 1;
-        }
-
-        private int slot(long key) {
-            long h = key * 0x9E3779B97F4A7C15L;
-            int i = (int) (h ^ (h >>> 32)) & mask;
-            while (values[i] >= 0 && keys[i] != key) i = (i + 1) & mask;
-            return i;
-        }
-
-        void putIfAbsent(long key, long value) {
-            int i = slot(key);
-            if (values[i] < 0) {
-                keys[i] = key;
-                values[i] = value;
-            }
-        }
-
-        long get(long key) {
-            return values[slot(key)];
-        }
     }
 }

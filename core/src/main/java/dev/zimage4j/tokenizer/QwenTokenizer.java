@@ -46,6 +46,12 @@ import java.util.zip.GZIPInputStream;
 public final class QwenTokenizer {
     /** Resource holding the bundled Qwen3 tokenizer.json (gzip); see {@code PROVENANCE.md} next to it. */
     public static final String BUNDLED_RESOURCE = "/dev/zimage4j/tokenizer/qwen3-tokenizer.json.gz";
+    /**
+     * SHA-256 of {@link #BUNDLED_RESOURCE}'s bytes (checked by {@code TokenizerCacheTest}): the bundled
+     * tokenizer's cache key, so that a start with a cache hit reads neither the 2 MB resource nor hashes it.
+     */
+    static final String BUNDLED_SHA256 = "d054bbc8fe673469a154aec9304d325326228f8fd11b6486a63f95f4f34cb028";
+    private static final String BUNDLED_SOURCE = "bundled Qwen3 tokenizer";
     /** The GPT-2 split used by a ByteLevel pre-tokenizer with {@code use_regex: true}. */
     private static final String GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
@@ -63,23 +69,38 @@ public final class QwenTokenizer {
     public record AddedToken(int id, String content, boolean special, boolean normalized) {
     }
 
-    private QwenTokenizer(JsonNode root, Map<String, Integer> vocab, List<String[]> merges, String source) {
-        this.source = source;
-        JsonNode model = root.path("model");
+    /** What the JSON parse of a tokenizer.json yields: the small rest of the document, vocab, merges (null when absent). */
+    private record JsonParse(ObjectNode root, Map<String, Integer> vocab, List<String[]> merges) {
+    }
+
+    /** The tokenizer of a JSON parse: checks the model section, then builds the BPE tables. */
+    private static QwenTokenizer fromParse(JsonParse p, String source) {
+        checkModel(p.root().path("model"), source);
+        if (p.vocab() == null || p.vocab().isEmpty()) throw new TokenizerException(source + ": model.vocab is missing or empty");
+        if (p.merges() == null) throw new TokenizerException(source + ": model.merges is missing");
+        return new QwenTokenizer(p.root(), BpeTables.build(p.vocab(), p.merges(), source), source);
+    }
+
+    /** The model section's settings this tokenizer supports (everything but vocab and merges). */
+    private static void checkModel(JsonNode model, String source) {
         if (!"BPE".equals(model.path("type").asText()))
-            throw unsupported("model.type", model.path("type").asText("missing"), "BPE");
+            throw unsupported(source, "model.type", model.path("type").asText("missing"), "BPE");
         if (!model.path("dropout").isNull() && !model.path("dropout").isMissingNode())
-            throw unsupported("model.dropout", model.path("dropout").toString(), "null");
+            throw unsupported(source, "model.dropout", model.path("dropout").toString(), "null");
         for (String affix : new String[]{"continuing_subword_prefix", "end_of_word_suffix"}) {
             JsonNode a = model.path(affix);
             if (!a.isMissingNode() && !a.isNull() && !a.asText().isEmpty())
-                throw unsupported("model." + affix, a.toString(), "empty or null");
+                throw unsupported(source, "model." + affix, a.toString(), "empty or null");
         }
         if (model.path("byte_fallback").asBoolean(false))
-            throw unsupported("model.byte_fallback", "true", "false");
-        if (vocab == null || vocab.isEmpty()) throw new TokenizerException(source + ": model.vocab is missing or empty");
-        if (merges == null) throw new TokenizerException(source + ": model.merges is missing");
-        this.bpe = new Bpe(vocab, merges, model.path("ignore_merges").asBoolean(false), source);
+            throw unsupported(source, "model.byte_fallback", "true", "false");
+    }
+
+    private QwenTokenizer(JsonNode root, BpeTables tables, String source) {
+        this.source = source;
+        JsonNode model = root.path("model");
+        checkModel(model, source);
+        this.bpe = new Bpe(tables, model.path("ignore_merges").asBoolean(false), source);
 
         List<AddedToken> raw = new ArrayList<>(), norm = new ArrayList<>();
         for (JsonNode t : root.path("added_tokens")) {
@@ -126,8 +147,7 @@ public final class QwenTokenizer {
      * {@code model.vocab} and {@code model.merges} are streamed (no JSON tree), the rest is read as a tree.
      */
     public static QwenTokenizer read(InputStream json, String source) {
-        TokenizerCache.Parsed p = parse(json, source);
-        return new QwenTokenizer(p.root(), p.vocab(), p.merges(), source);
+        return fromParse(parse(json, source), source);
     }
 
     /**
@@ -138,27 +158,32 @@ public final class QwenTokenizer {
     static QwenTokenizer cached(byte[] file, boolean gzip, String source, TokenizerCache cache) {
         ObjectMapper mapper = new ObjectMapper();
         byte[] key = cache == null ? null : TokenizerCache.sha256(file);
-        TokenizerCache.Parsed p = cache == null ? null : cache.read(key, mapper);
-        if (p == null) {
-            try (InputStream in = gzip ? new GZIPInputStream(new ByteArrayInputStream(file), 1 << 16) : new ByteArrayInputStream(file)) {
-                p = parse(in, source);
-            } catch (IOException e) {
-                throw new TokenizerException("cannot read tokenizer " + source + ": " + e.getMessage(), e);
-            }
-            // validate before caching: a tokenizer this class rejects is never stored
-            QwenTokenizer t = new QwenTokenizer(p.root(), p.vocab(), p.merges(), source);
-            if (cache != null) cache.write(key, p, mapper);
-            return t;
+        QwenTokenizer hit = cache == null ? null : fromCache(cache, key, source, mapper);
+        if (hit != null) return hit;
+        JsonParse p;
+        try (InputStream in = gzip ? new GZIPInputStream(new ByteArrayInputStream(file), 1 << 16) : new ByteArrayInputStream(file)) {
+            p = parse(in, source);
+        } catch (IOException e) {
+            throw new TokenizerException("cannot read tokenizer " + source + ": " + e.getMessage(), e);
         }
-        return new QwenTokenizer(p.root(), p.vocab(), p.merges(), source);
+        // validated before caching: a tokenizer this class rejects is never stored
+        QwenTokenizer t = fromParse(p, source);
+        if (cache != null) cache.write(key, p.root(), t.bpe.tables(), mapper);
+        return t;
     }
 
-    /** The vocabulary map of a parse (one capacity for the JSON and the cached parse: same iteration order). */
-    static Map<String, Integer> newVocabMap() {
-        return new HashMap<>(1 << 19);
+    /** The tokenizer in {@code cache} under {@code key}, or null on a miss. */
+    private static QwenTokenizer fromCache(TokenizerCache cache, byte[] key, String source, ObjectMapper mapper) {
+        TokenizerCache.Entry hit = cache.read(key, mapper);
+        if (hit == null) return null;
+        try {
+            return new QwenTokenizer(hit.root(), hit.tables(), source);
+        } catch (TokenizerException stale) {
+            return null; // an entry this version rejects: the JSON parse says what is wrong, or replaces it
+        }
     }
 
-    private static TokenizerCache.Parsed parse(InputStream json, String source) {
+    private static JsonParse parse(InputStream json, String source) {
         ObjectMapper mapper = new ObjectMapper();
         try (JsonParser p = mapper.createParser(json)) {
             if (p.nextToken() != JsonToken.START_OBJECT) throw new TokenizerException(source + ": not a JSON object");
@@ -182,7 +207,7 @@ public final class QwenTokenizer {
                 }
                 root.set("model", model);
             }
-            return new TokenizerCache.Parsed(root, vocab, merges);
+            return new JsonParse(root, vocab, merges);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new TokenizerException(source + ": not valid tokenizer JSON: " + e.getOriginalMessage(), e);
         } catch (IOException e) {
@@ -191,7 +216,7 @@ public final class QwenTokenizer {
     }
 
     private static Map<String, Integer> streamVocab(JsonParser p, String source) throws IOException {
-        Map<String, Integer> vocab = newVocabMap();
+        Map<String, Integer> vocab = new HashMap<>(1 << 19);
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String token = p.currentName();
             if (p.nextToken() != JsonToken.VALUE_NUMBER_INT)
@@ -228,18 +253,25 @@ public final class QwenTokenizer {
         QwenTokenizer t = bundled;
         if (t == null) {
             synchronized (QwenTokenizer.class) {
-                if ((t = bundled) == null) {
-                    InputStream in = QwenTokenizer.class.getResourceAsStream(BUNDLED_RESOURCE);
-                    if (in == null) throw new TokenizerException("bundled tokenizer resource " + BUNDLED_RESOURCE + " is missing from the class path");
-                    try (in) {
-                        bundled = t = cached(in.readAllBytes(), true, "bundled Qwen3 tokenizer", TokenizerCache.configured());
-                    } catch (IOException e) {
-                        throw new TokenizerException("cannot read bundled tokenizer: " + e.getMessage(), e);
-                    }
-                }
+                if ((t = bundled) == null) bundled = t = loadBundled(TokenizerCache.configured());
             }
         }
         return t;
+    }
+
+    /** The bundled tokenizer: from {@code cache} under {@link #BUNDLED_SHA256} when there, else from the resource (and cached). */
+    static QwenTokenizer loadBundled(TokenizerCache cache) {
+        if (cache != null) {
+            QwenTokenizer hit = fromCache(cache, java.util.HexFormat.of().parseHex(BUNDLED_SHA256), BUNDLED_SOURCE, new ObjectMapper());
+            if (hit != null) return hit;
+        }
+        InputStream in = QwenTokenizer.class.getResourceAsStream(BUNDLED_RESOURCE);
+        if (in == null) throw new TokenizerException("bundled tokenizer resource " + BUNDLED_RESOURCE + " is missing from the class path");
+        try (in) {
+            return cached(in.readAllBytes(), true, BUNDLED_SOURCE, cache); // keyed by the bytes' own hash, which is BUNDLED_SHA256
+        } catch (IOException e) {
+            throw new TokenizerException("cannot read bundled tokenizer: " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -323,6 +355,10 @@ public final class QwenTokenizer {
     }
 
     private TokenizerException unsupported(String field, String value, String expected) {
+        return unsupported(source, field, value, expected);
+    }
+
+    private static TokenizerException unsupported(String source, String field, String value, String expected) {
         return new TokenizerException(source + ": " + field + " is " + value + "; this tokenizer supports only " + expected);
     }
 
@@ -409,8 +445,7 @@ public final class QwenTokenizer {
     /** The id of a token string (an added token's content or a vocabulary symbol), or -1. */
     public int tokenId(String token) {
         for (AddedToken t : addedById.values()) if (t.content().equals(token)) return t.id();
-        Integer id = bpe.id(token);
-        return id == null ? -1 : id;
+        return bpe.id(token);
     }
 
     /** The id of {@code token}, or a {@link TokenizerException} naming it and this tokenizer. */

@@ -3,39 +3,43 @@ package dev.zimage4j.tokenizer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-import java.io.ByteArrayOutputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
 import java.util.HexFormat;
-import java.util.List;
-import java.util.Map;
 import java.util.zip.CRC32C;
 
 /**
- * A compact binary copy of a parsed {@code tokenizer.json}, kept on disk between processes so that a
- * server start does not parse the 151 k-entry vocabulary and merge list from JSON again (≈ 2.5 s on
- * the development VM, against ≈ 0.2 s to read this form).
+ * A binary copy of a tokenizer's built tables, kept on disk between processes so that a server start
+ * neither parses the 151 k-entry vocabulary and merge list from JSON nor builds maps from them.
  *
- * <p>The file holds exactly what the JSON parse produces — the vocabulary (symbol, id) in file
- * order, the merges (left, right) in rank order, and the rest of the document as JSON — so a
- * tokenizer built from it is the same object as one built from the JSON. It is keyed by the
- * SHA-256 of the source file's bytes as stored (the gzip for the bundled one): a changed
- * {@code tokenizer.json} simply misses.
+ * <p>The file holds the {@link BpeTables} arrays exactly as {@link BpeTables#build} made them from the
+ * JSON, plus the rest of the document (added tokens, normalizer, pre-tokenizer, …) as JSON; reading
+ * it is one file read, a checksum and bulk copies into the arrays, with no object per entry. A
+ * tokenizer built from it is the same as one built from the JSON. It is keyed by the SHA-256 of the
+ * source file's bytes as stored (the gzip for the bundled one): a changed {@code tokenizer.json}
+ * simply misses.
  *
- * <p>Layout: magic {@code ZTOK}, version, the 32-byte source hash, the payload, and a CRC32C of
- * everything before it. A file that is truncated, garbled, of another version or of another source
- * is deleted and rebuilt; writes go to a temporary file in the same directory and are renamed into
- * place, so a reader never sees a partial file and concurrent writers are harmless. The cache never
- * fails a load: any I/O problem falls back to parsing the JSON.
+ * <p>Reading maps the file and checks a CRC32C over it; only O(1) structural checks follow (see
+ * {@link BpeTables#inconsistency}).
+ *
+ * <p>Layout (little-endian): magic {@code ZTOK}, version, the 32-byte source hash, the JSON rest
+ * (length, bytes), the array lengths, padding to 8 bytes, the arrays ({@code symbols},
+ * {@code symbolStart}, {@code symbolLength}, {@code vocabSlots}, {@code mergeKeys},
+ * {@code mergeValues}), and a CRC32C of everything before it. A file that is truncated, garbled,
+ * inconsistent ({@link BpeTables#inconsistency}), of another version or of another source is deleted
+ * and rebuilt; writes go to a temporary file in the same directory and are renamed into place, so a
+ * reader never sees a partial file and concurrent writers are harmless. The cache never fails a
+ * load: any I/O problem falls back to parsing the JSON.
  *
  * <p>Location: {@code -Dzimage.tokenizer.cache=DIR}, else {@code ZIMAGE_TOKENIZER_CACHE}, else
  * {@code $XDG_CACHE_HOME/zimage4j/tokenizers} or {@code ~/.cache/zimage4j/tokenizers}; {@code off}
@@ -43,10 +47,12 @@ import java.util.zip.CRC32C;
  */
 final class TokenizerCache {
     private static final int MAGIC = 0x5a544f4b; // "ZTOK"
-    private static final int VERSION = 1;
+    /** 2: the built {@link BpeTables} arrays (1 held the vocabulary and merges as strings). */
+    private static final int VERSION = 2;
+    private static final int HEADER = 4 + 4 + 32;
 
-    /** What the JSON parse of a tokenizer.json yields: the small rest of the document, vocab, merges. */
-    record Parsed(ObjectNode root, Map<String, Integer> vocab, List<String[]> merges) {
+    /** What a cache entry holds: the rest of the tokenizer.json (all but vocab and merges) and the built tables. */
+    record Entry(ObjectNode root, BpeTables tables) {
     }
 
     private final Path dir;
@@ -75,24 +81,25 @@ final class TokenizerCache {
         }
     }
 
+    /** The entry of {@code key}: {@code SHA256.v2.ztok} (the version in the name: another version's entries are left alone). */
     Path file(byte[] key) {
-        return dir.resolve(HexFormat.of().formatHex(key) + ".ztok");
+        return dir.resolve(HexFormat.of().formatHex(key) + ".v" + VERSION + ".ztok");
     }
 
-    /** The cached parse for {@code key}, or null on a miss; a damaged entry is deleted. */
-    Parsed read(byte[] key, ObjectMapper mapper) {
+    /** The entry for {@code key}, or null on a miss; a damaged entry is deleted. */
+    Entry read(byte[] key, ObjectMapper mapper) {
         Path f = file(key);
-        byte[] b;
-        try {
-            b = Files.readAllBytes(f);
-        } catch (IOException e) {
-            return null; // absent or unreadable: a miss
-        }
-        try {
-            Parsed p = decode(b, key, mapper);
-            if (p != null) return p;
-        } catch (RuntimeException | IOException damaged) {
-            // fall through: a garbled entry is rebuilt like a missing one
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+            // mapped, not read: the arrays are bulk-copied straight from the page cache, no 8 MB byte[] in between
+            long size = ch.size();
+            if (size <= Integer.MAX_VALUE) {
+                Entry e = decode(ch.map(FileChannel.MapMode.READ_ONLY, 0, size), key, mapper);
+                if (e != null) return e;
+            }
+        } catch (NoSuchFileException absent) {
+            return null;
+        } catch (IOException | RuntimeException damaged) {
+            // fall through: a garbled or unreadable entry is rebuilt like a missing one
         }
         try {
             Files.deleteIfExists(f);
@@ -102,65 +109,81 @@ final class TokenizerCache {
         return null;
     }
 
-    private static Parsed decode(byte[] b, byte[] key, ObjectMapper mapper) throws IOException {
-        if (b.length < 4 + 4 + 32 + 8) return null;
+    private static Entry decode(ByteBuffer mapped, byte[] key, ObjectMapper mapper) throws IOException {
+        int n = mapped.capacity();
+        if (n < HEADER + 4 + 8) return null;
+        ByteBuffer in = mapped.order(ByteOrder.LITTLE_ENDIAN);
         CRC32C crc = new CRC32C();
-        crc.update(b, 0, b.length - 8);
-        ByteBuffer in = ByteBuffer.wrap(b);
-        if (in.getLong(b.length - 8) != crc.getValue()) return null;
+        crc.update(in.duplicate().limit(n - 8));
+        if (in.getLong(n - 8) != crc.getValue()) return null;
         if (in.getInt() != MAGIC || in.getInt() != VERSION) return null;
         byte[] stored = new byte[32];
         in.get(stored);
         if (!MessageDigest.isEqual(stored, key)) return null;
-        ObjectNode root = (ObjectNode) mapper.readTree(string(in, b, in.getInt()));
-        int nv = in.getInt();
-        Map<String, Integer> vocab = QwenTokenizer.newVocabMap(); // same capacity as the JSON parse: same iteration order
-        for (int i = 0; i < nv; i++) {
-            int id = in.getInt();
-            vocab.put(string(in, b, in.getShort() & 0xffff), id);
-        }
-        int nm = in.getInt();
-        List<String[]> merges = new ArrayList<>(nm);
-        for (int i = 0; i < nm; i++)
-            merges.add(new String[]{string(in, b, in.getShort() & 0xffff), string(in, b, in.getShort() & 0xffff)});
-        if (in.position() != b.length - 8 || vocab.size() != nv) return null;
-        return new Parsed(root, vocab, merges);
+        byte[] rest = new byte[in.getInt()];
+        in.get(rest);
+        ObjectNode root = (ObjectNode) mapper.readTree(rest);
+        int symbolBytes = in.getInt(), ids = in.getInt(), vocabSlots = in.getInt(), mergeSlots = in.getInt();
+        long arrays = (long) symbolBytes + 4L * (2L * ids + vocabSlots) + 16L * mergeSlots;
+        if (symbolBytes < 0 || ids < 0 || vocabSlots < 0 || mergeSlots < 0 || align8(in.position()) + arrays != n - 8) return null;
+        in.position(align8(in.position()));
+        byte[] symbols = new byte[symbolBytes];
+        in.get(symbols);
+        int[] start = ints(in, ids), length = ints(in, ids), slots = ints(in, vocabSlots);
+        long[] keys = longs(in, mergeSlots), values = longs(in, mergeSlots);
+        BpeTables t = new BpeTables(symbols, start, length, slots, keys, values);
+        return t.inconsistency() == null ? new Entry(root, t) : null;
     }
 
-    private static String string(ByteBuffer in, byte[] b, int len) {
-        String s = new String(b, in.position(), len, StandardCharsets.UTF_8);
-        in.position(in.position() + len);
-        return s;
+    private static int align8(int position) {
+        return (position + 7) & ~7;
     }
 
-    /** Stores {@code p} under {@code key} (atomically); false when it could not be written. */
-    boolean write(byte[] key, Parsed p, ObjectMapper mapper) {
+    private static int[] ints(ByteBuffer in, int n) {
+        int[] a = new int[n];
+        in.asIntBuffer().get(a); // one bulk copy
+        in.position(in.position() + 4 * n);
+        return a;
+    }
+
+    private static long[] longs(ByteBuffer in, int n) {
+        long[] a = new long[n];
+        in.asLongBuffer().get(a);
+        in.position(in.position() + 8 * n);
+        return a;
+    }
+
+    /** Stores {@code root} and {@code t} under {@code key} (atomically); false when it could not be written. */
+    boolean write(byte[] key, ObjectNode root, BpeTables t, ObjectMapper mapper) {
         Path tmp = null;
         try {
-            ByteArrayOutputStream bytes = new ByteArrayOutputStream(4 << 20);
-            DataOutputStream out = new DataOutputStream(bytes);
-            out.writeInt(MAGIC);
-            out.writeInt(VERSION);
-            out.write(key);
-            bytes(out, mapper.writeValueAsBytes(p.root()), false);
-            out.writeInt(p.vocab().size());
-            for (Map.Entry<String, Integer> e : p.vocab().entrySet()) {
-                out.writeInt(e.getValue());
-                bytes(out, e.getKey().getBytes(StandardCharsets.UTF_8), true);
+            byte[] rest = mapper.writeValueAsBytes(root);
+            int arraysAt = align8(HEADER + 4 + rest.length + 16);
+            long size = arraysAt + (long) t.symbols().length + 4L * (t.symbolStart().length + t.symbolLength().length + t.vocabSlots().length)
+                    + 8L * (t.mergeKeys().length + t.mergeValues().length);
+            if (size > Integer.MAX_VALUE - 16) throw new IOException("tokenizer tables of " + size + " bytes are too large to cache");
+            ByteBuffer out = ByteBuffer.allocate((int) size + 8).order(ByteOrder.LITTLE_ENDIAN);
+            out.putInt(MAGIC).putInt(VERSION).put(key);
+            out.putInt(rest.length).put(rest);
+            out.putInt(t.symbols().length).putInt(t.symbolStart().length).putInt(t.vocabSlots().length).putInt(t.mergeKeys().length);
+            out.position(arraysAt);
+            out.put(t.symbols());
+            for (int[] a : new int[][]{t.symbolStart(), t.symbolLength(), t.vocabSlots()}) {
+                out.asIntBuffer().put(a);
+                out.position(out.position() + 4 * a.length);
             }
-            out.writeInt(p.merges().size());
-            for (String[] m : p.merges()) {
-                bytes(out, m[0].getBytes(StandardCharsets.UTF_8), true);
-                bytes(out, m[1].getBytes(StandardCharsets.UTF_8), true);
+            for (long[] a : new long[][]{t.mergeKeys(), t.mergeValues()}) {
+                out.asLongBuffer().put(a);
+                out.position(out.position() + 8 * a.length);
             }
-            out.flush();
+            byte[] body = out.array();
             CRC32C crc = new CRC32C();
-            byte[] body = bytes.toByteArray();
-            crc.update(body);
+            crc.update(body, 0, (int) size);
+            out.putLong(crc.getValue());
             Files.createDirectories(dir);
             tmp = Files.createTempFile(dir, "tok-", ".tmp");
-            try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
-                ByteBuffer all = ByteBuffer.allocate(body.length + 8).put(body).putLong(crc.getValue()).flip();
+            try (var ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ByteBuffer all = ByteBuffer.wrap(body);
                 while (all.hasRemaining()) ch.write(all);
                 ch.force(true);
             }
@@ -181,15 +204,5 @@ final class TokenizerCache {
             }
             return false;
         }
-    }
-
-    private static void bytes(DataOutputStream out, byte[] b, boolean shortLength) throws IOException {
-        if (shortLength) {
-            if (b.length > 0xffff) throw new IOException("symbol of " + b.length + " bytes is too long for the cache format");
-            out.writeShort(b.length);
-        } else {
-            out.writeInt(b.length);
-        }
-        out.write(b);
     }
 }
