@@ -21,7 +21,7 @@ if [ -f "$root/core/target/zimage4j-core-0.1.0-SNAPSHOT.jar" ] && [ "${ZIMAGE_DE
   (cd "$root" && mvn -o -q -B -pl core dependency:build-classpath -Dmdep.includeScope=runtime -Dmdep.outputFile=/tmp/zimage-core-cp.txt >/dev/null) \
     && tr ':' '\n' < /tmp/zimage-core-cp.txt | grep '/jackson-' | xargs -r -I{} cp {} "$dest/lib/"
 fi
-cp "$root"/scripts/gpu-{common,run,throughput,verify}.sh "$root/scripts/gpu-bench-torch.py" "$dest/"
+cp "$root"/scripts/gpu-{common,run,throughput,verify,im2col}.sh "$root/scripts/gpu-bench-torch.py" "$dest/"
 if [ ! -f "$dest/jdk.txz" ]; then
   tools="$root/../shared/tools"; [ -d "$tools" ] || tools=/work/shared/tools
   bash "$tools/device-jdk.sh" "$dest"

@@ -861,6 +861,13 @@ public final class CudaBackend implements Backend {
      */
     private static final long IM2COL_MAX_BYTES = 6L << 30; // element offsets stay below 2³²
 
+    /**
+     * The conv patch matrix through shared-memory tiles ({@link ElementwiseKernels#im2colTiled}, coalesced reads and
+     * whole-line writes) unless {@code -Dzimage.cuda.im2col=chunk} selects the one-pass kernel ({@link ElementwiseKernels#im2col}):
+     * the switch lets one device run compare the two.
+     */
+    private static final boolean IM2COL_TILED = !"chunk".equals(System.getProperty("zimage.cuda.im2col", "tiled"));
+
     /** Elements per block in GroupNorm's partial reduction. */
     private static final long GN_CHUNK = 16384;
 
@@ -972,10 +979,16 @@ public final class CudaBackend implements Backend {
         if (useWgmma && vec && wc.ptr() % 16 == 0 && patchBytes <= IM2COL_MAX_BYTES) {
             // explicit patch matrix in bf16, then the wgmma GEMM with the weight as A: y[C_out, HW] = W · patchesᵀ is CHW as stored
             long patches = scratch(patchBytes);
-            int chunk = K % 64 == 0 ? 64 : K % 16 == 0 ? 16 : 8;
-            long units = (long) M * (K / chunk);
-            elementwise("im2col_bf16_" + chunk, () -> ElementwiseKernels.im2col(chunk), units, patches, x.ptr(), (int) units, M, K,
-                    s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
+            if (IM2COL_TILED) {
+                int[] l = ElementwiseKernels.im2colTiledLaunch(M, K, cu.smCount()); // {grid, nKc, nTiles}
+                launch(kernel("im2col_tiled_bf16", 0, ElementwiseKernels::im2colTiled), l[0], 1, 1, ElementwiseKernels.IM2COL_THREADS, 0,
+                        patches, x.ptr(), l[1], l[2], M, K, s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
+            } else {
+                int chunk = K % 64 == 0 ? 64 : K % 16 == 0 ? 16 : 8;
+                long units = (long) M * (K / chunk);
+                elementwise("im2col_bf16_" + chunk, () -> ElementwiseKernels.im2col(chunk), units, patches, x.ptr(), (int) units, M, K,
+                        s.height(), s.width(), s.kernel(), s.stride(), s.padTop(), s.padLeft(), wo);
+            }
             GemmKernel.Config g = GemmKernel.wgmmaConfig(Epilogue.STORE);
             CudaContext.LoadedModule gm = kernel(g.entry(), g.dynamicSmem(), () -> GemmKernel.generate(g));
             launch(gm, g.gridX(N, M, cu.smCount()), g.gridY(N, M), 1, g.threads(), g.dynamicSmem(), // GEMM M = C_out, N = pixels

@@ -232,6 +232,128 @@ final class ElementwiseKernels {
         return k;
     }
 
+    /** Output pixels per tile of {@link #im2colTiled}: the patch-matrix rows one CTA builds at a time. */
+    static final int IM2COL_TILE_PIXELS = 64;
+    /** k per tile of {@link #im2colTiled}: one 128-B line of a bf16 patch row. */
+    static final int IM2COL_TILE_K = 64;
+    /** Threads per CTA of {@link #im2colTiled}. */
+    static final int IM2COL_THREADS = 256;
+    /** CTAs per SM {@link #im2colTiled} is compiled for ({@code .minnctapersm}): the host sizes its persistent grid by it. */
+    static final int IM2COL_CTAS_PER_SM = 4;
+    /** Shared-memory pitch of a tile row: 128 B of data + 16 B, so 8 consecutive rows' 16-B pieces fall in 8 different bank groups. */
+    static final int IM2COL_PITCH = 2 * IM2COL_TILE_K + 16;
+
+    /**
+     * {@code im2col_tiled_bf16(dst, x, nKc, nTiles, M, K, H, W, ks, stride, padT, padL, Wout)}: the same patch matrix
+     * as {@link #im2col} (needs only {@code K % 8 == 0}), built through shared memory so that both the reads and the
+     * writes coalesce. A tile is 64 consecutive patch rows (output pixels {@code p0 … p0+63}, flat {@code oy·Wout + ox},
+     * so a tile may cross an output row) × 64 consecutive k ({@code k0 = kc·64}: one 128-B line of each row).
+     * <ul>
+     * <li>Once per CTA: a shared table of the chunk's 64 k, {@code {c·H·W + ky·W + kx, ky, kx}} (ky = 2³⁰ past K), so the
+     * gathers need no division and no (c, ky, kx) stepping.</li>
+     * <li>Build: thread (t = tid % 64, g = tid / 64) gathers table entries {@code 16g … 16g + 15} for pixel t, the pixel
+     * being the fast index, so a warp's load of one k reads 32 neighbouring pixels of one image row (coalesced; the ks²
+     * taps re-read them from L1) and its table read is a broadcast; zero outside the image, past K and past the last
+     * pixel. Pairs are packed to bf16 and stored as two 16-B vectors into the tile row t (pitch 144 B: conflict-free).</li>
+     * <li>Write: thread (row = tid / 8 + 32r, piece = tid % 8) copies the 16-B piece of the tile row to
+     * {@code dst[p0 + row][k0 + 8·piece …]}: 8 consecutive threads write one whole 128-B line, a warp four lines,
+     * a CTA 64 lines (pieces past K or past the last pixel are skipped; K % 8 == 0 makes each piece all-in or all-out).</li>
+     * </ul>
+     * Persistent: the grid is {@code nKc · n} CTAs (n ≥ 1, {@code nKc = ceil(K/64)}); CTA b keeps {@code kc = b % nKc}
+     * (its table is built once) and loops over tiles {@code b / nKc, + n, …}, so the CTAs resident together
+     * fill neighbouring tiles' whole rows, a contiguous stretch of the matrix. Two tile buffers alternate, one barrier
+     * per tile: a buffer is rebuilt only after the next tile's barrier, which every thread reaches after its writes.
+     */
+    /**
+     * The launch of {@link #im2colTiled} for an {@code M × K} patch matrix on {@code smCount} SMs: {@code nKc · n} CTAs,
+     * n tiles in flight (about the CTAs that fit on the device at once, at least one, at most every tile).
+     *
+     * @return {@code {grid, nKc, nTiles}}
+     */
+    static int[] im2colTiledLaunch(int M, int K, int smCount) {
+        int nKc = (K + IM2COL_TILE_K - 1) / IM2COL_TILE_K;
+        int nTiles = (M + IM2COL_TILE_PIXELS - 1) / IM2COL_TILE_PIXELS;
+        int n = Math.max(1, Math.min(nTiles, smCount * IM2COL_CTAS_PER_SM / nKc));
+        return new int[]{nKc * n, nKc, nTiles};
+    }
+
+    static Ptx im2colTiled() {
+        int tp = IM2COL_TILE_PIXELS, kpt = IM2COL_TILE_K * tp / IM2COL_THREADS, tileBytes = tp * IM2COL_PITCH;
+        Ptx k = new Ptx("im2col_tiled_bf16");
+        k.directive(".maxntid " + IM2COL_THREADS + ", 1, 1");
+        k.directive(".minnctapersm " + IM2COL_CTAS_PER_SM);
+        Reg dst = k.paramPtr("dst"), x = k.paramPtr("x");
+        Reg nKc = k.paramU32("nKc"), nTiles = k.paramU32("nTiles"), m = k.paramU32("M"), kk = k.paramU32("K");
+        Reg h = k.paramU32("H"), w = k.paramU32("W"), ks = k.paramU32("ks"), stride = k.paramU32("stride");
+        Reg padT = k.paramU32("padT"), padL = k.paramU32("padL"), wout = k.paramU32("Wout");
+        Reg tiles = k.shared("tiles", 2 * tileBytes, 16);
+        Reg table = k.shared("ktab", IM2COL_TILE_K * 16, 16);
+        Reg tid = k.special("%tid.x"), cta = k.special("%ctaid.x");
+        Reg t = k.iop("rem.u32", tid, tp), g = k.iop("div.u32", tid, tp);
+        Reg kc = k.iop("rem.u32", cta, nKc);
+        Reg k0 = k.iop("mul.lo.s32", kc, IM2COL_TILE_K);
+        // the CTA's k chunk, once: entry e = {c·H·W + ky·W + kx, ky (2³⁰ past K: every row test fails), kx, 0} for k = k0 + e
+        k.ifThen(k.setp("lt.u32", tid, IM2COL_TILE_K), false, () -> {
+            Reg kq = k.iop("add.u32", k0, tid);
+            Reg ks2 = k.iop("mul.lo.s32", ks, ks);
+            Reg c = k.iop("div.u32", kq, ks2), r = k.iop("rem.u32", kq, ks2);
+            Reg ky = k.iop("div.u32", r, ks), kx = k.iop("rem.u32", r, ks);
+            Reg off = k.mad(k.mad(c, h, ky), w, kx);
+            Reg kyOrOut = k.reg(PtxType.B32);
+            k.op("selp.b32", kyOrOut, ky, 0x40000000, k.setp("lt.u32", kq, kk));
+            k.op("st.shared.v4.b32", at(k.mad(tid, 16, table)), Ptx.vec(off, kyOrOut, kx, k.constU32(0)));
+        });
+        k.op("bar.sync", 0);
+        Reg tb = k.mad(g, 16 * kpt, table);                                       // this thread's kpt entries
+        Reg buildOff = k.mad(t, IM2COL_PITCH, k.iop("mul.lo.s32", g, 2 * kpt)); // byte offset of this thread's stores in a tile
+        Reg wRow = k.iop("shr.u32", tid, 3), wPiece = k.iop("and.b32", tid, 7);
+        Reg writeOff = k.mad(wRow, IM2COL_PITCH, k.iop("shl.b32", wPiece, 4));
+        Reg wk = k.mad(wPiece, 8, k0);                                             // first k of this thread's pieces
+        Reg wkOk = k.setp("lt.u32", wk, kk);
+        Reg buf = k.constU32(0);                                                   // byte offset of the current buffer
+        Reg tileStep = k.iop("div.u32", k.special("%nctaid.x"), nKc);
+        k.forLoop(k.iop("div.u32", cta, nKc), nTiles, tileStep, tile -> {
+            Reg sTile = k.iop("add.u32", tiles, buf);
+            Reg p0 = k.iop("mul.lo.s32", tile, tp);
+            // ---- build: pixel p0 + t, table entries g·kpt … g·kpt + kpt − 1
+            Reg p = k.iop("add.u32", p0, t);
+            Reg oy = k.iop("div.u32", p, wout), ox = k.iop("rem.u32", p, wout);
+            Reg iy0 = k.iop("sub.s32", k.iop("mul.lo.s32", oy, stride), padT), ix0 = k.iop("sub.s32", k.iop("mul.lo.s32", ox, stride), padL);
+            Reg base = k.mad(iy0, w, ix0);                                         // x index of (c 0, ky 0, kx 0), may be negative
+            Reg pOk = k.setp("lt.u32", p, m);
+            k.op("selp.b32", iy0, iy0, 0x40000000, pOk);                        // past the last pixel: every row test fails
+            Reg[] v = new Reg[kpt];
+            Reg[] hv = k.regs(PtxType.B32, kpt / 2);
+            for (int j = 0; j < kpt; j++) {
+                Reg off = k.reg(PtxType.B32), ky = k.reg(PtxType.B32), kx = k.reg(PtxType.B32), unused = k.reg(PtxType.B32);
+                k.op("ld.shared.v4.b32", Ptx.vec(off, ky, kx, unused), at(tb, 16L * j)); // the same entry across the warp: broadcast
+                Reg iy = k.iop("add.s32", iy0, ky), ix = k.iop("add.s32", ix0, kx);
+                Reg ok = k.reg(PtxType.PRED);
+                k.op("setp.lt.u32", ok, iy, h);            // negative rows wrap to large unsigned values
+                k.op("setp.lt.and.u32", ok, ix, w, ok);
+                v[j] = k.constF32(0f);
+                k.opIf(ok, false, "ld.global.nc.f32", v[j], at(k.addr(x, k.iop("add.s32", base, off), 4)));
+                if (j % 2 == 1) k.op("cvt.rn.bf16x2.f32", hv[j / 2], v[j], v[j - 1]);
+            }
+            Reg sb = k.iop("add.u32", sTile, buildOff);
+            for (int q = 0; q < kpt / 8; q++)
+                k.op("st.shared.v4.b32", at(sb, 16L * q), Ptx.vec(hv[4 * q], hv[4 * q + 1], hv[4 * q + 2], hv[4 * q + 3]));
+            k.op("bar.sync", 0);
+            // ---- write: rows wRow + 32r, 16-B piece wPiece: 8 threads per 128-B line
+            Reg sw = k.iop("add.u32", sTile, writeOff);
+            for (int rep = 0; rep < tp / 32; rep++) {
+                Reg[] d = k.regs(PtxType.B32, 4);
+                k.op("ld.shared.v4.b32", Ptx.vec((Object[]) d), at(sw, (long) rep * 32 * IM2COL_PITCH));
+                Reg row = k.iop("add.u32", p0, k.iop("add.u32", wRow, rep * 32));
+                Reg ok = k.reg(PtxType.PRED);
+                k.op("setp.lt.and.u32", ok, row, m, wkOk);
+                k.opIf(ok, false, "st.global.v4.b32", at(k.addr(dst, k.mad(row, kk, wk), 2)), Ptx.vec((Object[]) d));
+            }
+            k.op("xor.b32", buf, buf, tileBytes);
+        });
+        return k;
+    }
+
     /**
      * {@code bias_rows[_vec4](y, bias, C, HW)}: {@code y[c, i] += bias[c]} on a grid ({@code gx}, C), block row c
      * for channel c, grid-strided over the plane (4 pixels per 16-B access with vec4: HW % 4 == 0, y 16-B aligned).

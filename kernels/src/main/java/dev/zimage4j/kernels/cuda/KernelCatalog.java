@@ -33,6 +33,7 @@ public final class KernelCatalog {
         ks.add(ElementwiseKernels.im2col(8));
         ks.add(ElementwiseKernels.im2col(16));
         ks.add(ElementwiseKernels.im2col(64));
+        ks.add(ElementwiseKernels.im2colTiled());
         ks.add(ElementwiseKernels.biasRows(false));
         ks.add(ElementwiseKernels.biasRows(true));
         ks.add(ElementwiseKernels.patchify(false));

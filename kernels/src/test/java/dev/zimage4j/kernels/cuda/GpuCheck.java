@@ -207,6 +207,15 @@ public final class GpuCheck {
                 conv(r, Conv2dSpec.same(3, 12, 10, 130, 3));
                 conv(r, Conv2dSpec.same(64, 20, 36, 130, 3));   // patch matrix + wgmma on sm_90: two 128-row tiles of output channels
                 conv(r, Conv2dSpec.same(16, 7, 9, 8, 3));        // HW % 4 != 0: scalar bias pass
+                // the tiled patch matrix (sm_90, K % 8 == 0): 64-pixel tiles crossing output rows, a last partial tile,
+                // k chunks past K, stride 2 with symmetric and one-sided padding, no padding, ks 1, several tiles per CTA
+                conv(r, new Conv2dSpec(40, 33, 47, 24, 3, 2, 1, 1, 1, 1));   // K 360 (5 chunks + 40), out 17×24
+                conv(r, Conv2dSpec.downsample(128, 30, 41));                  // K 1152, stride 2, pad right/bottom only
+                conv(r, new Conv2dSpec(24, 15, 21, 16, 3, 1, 0, 0, 0, 0));    // K 216, valid convolution, out 13×19
+                conv(r, Conv2dSpec.same(256, 13, 29, 72, 1));                 // ks 1, K 256, 377 pixels
+                conv(r, Conv2dSpec.same(520, 5, 11, 16, 1));                  // ks 1, K 520 = 8 chunks + 8
+                conv(r, Conv2dSpec.same(128, 64, 80, 32, 3));                 // K 1152: 80 tiles × 18 chunks, ≥ 2 tiles per CTA (both buffers)
+                conv(r, Conv2dSpec.same(16, 128, 100, 64, 3));                // conv_in shape (K 144) over 200 tiles
             }
             case "images" -> {
                 images(r);
