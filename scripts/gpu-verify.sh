@@ -4,7 +4,7 @@
 #   2. check-reference testdata/tiny-a --backend cuda (the fixtures, GPU tolerance)
 #   3. GpuBench + the same shapes in PyTorch (GEMM / attention ratios to cuBLAS / SDPA)
 #   4. bench-real --backend cuda twice: kernel cache empty (every PTX compiled), then reused
-#   5. GpuDitCheck --no-cpu: per-kernel table of one 1024² DiT forward
+#   5. GpuDitCheck --no-cpu and VaeBench --profile: per-kernel tables of one 1024² DiT forward and VAE decode
 #   6. zimage aot-train + zimage bench --backend cuda (cold start through the launcher, demo model)
 #   7. bench-throughput with the device list forced: one CUDA worker via the engine; cuda:0,cuda:1 must be refused
 #   8. a real-size random model written as files (make-random-model --preset real, ~20 GB in /tmp/zimage-real), then
@@ -50,6 +50,10 @@ step5() {
   stamp "5 GpuDitCheck --no-cpu"
   timeout 120 $JAVA $FLAGS -Xmx8g -cp "$CP" dev.zimage4j.dit.GpuDitCheck --no-cpu > "$out/dit.log" 2>&1 || status=1
   tail -30 "$out/dit.log"
+  stamp "5 VaeBench 1024² --profile (random FLUX-shaped VAE)"
+  timeout 120 $JAVA $FLAGS -cp "$CP" dev.zimage4j.bench.VaeBench --vae /tmp/zimage-vae --backend cuda --sizes 1024 --repeat 3 --profile \
+    > "$out/vae.log" 2>&1 || status=1
+  tail -25 "$out/vae.log"
 }
 step6() {
   stamp "6 zimage aot-train + zimage bench --backend cuda (launcher, model: ${ZIMAGE_COLD_MODEL:-demo})"
