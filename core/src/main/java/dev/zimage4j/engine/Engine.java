@@ -152,7 +152,8 @@ public final class Engine implements AutoCloseable {
      */
     private void prewarm(ModelCache.Lease lease, String model, int[] wh) {
         EngineConfig.Prewarm p = config.prewarmOnStartup();
-        GenerationRequest r = new GenerationRequest("prewarm", "", wh[0], wh[1], config.defaultSteps(), 0.0, 0, 1, null, 0.6).validate();
+        int steps = lease.generator().prewarmSteps(config.defaultSteps());
+        GenerationRequest r = new GenerationRequest("prewarm", "", wh[0], wh[1], steps, 0.0, 0, 1, null, 0.6).validate();
         List<String> times = new ArrayList<>();
         long start = System.nanoTime();
         double previous = Double.NaN;

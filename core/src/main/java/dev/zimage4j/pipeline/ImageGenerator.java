@@ -15,6 +15,14 @@ public interface ImageGenerator extends AutoCloseable {
     /** Generates {@code request.count()} images, reporting each step, checking {@code cancel} between steps. */
     List<GeneratedImage> generate(GenerationRequest request, ProgressListener progress, CancellationToken cancel);
 
+    /**
+     * Denoising steps of a prewarm generation that warms everything a {@code steps}-step request uses (kernels,
+     * graphs, workspaces, the JIT). The default is {@code steps}.
+     */
+    default int prewarmSteps(int steps) {
+        return steps;
+    }
+
     /** Bytes of memory this model holds beyond the page-cache-backed mapping (heap copies, device memory). */
     long residentBytes();
 

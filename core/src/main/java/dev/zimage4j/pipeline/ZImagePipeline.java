@@ -526,6 +526,16 @@ public final class ZImagePipeline implements ImageGenerator {
                 .forEach(i -> body.accept(i * chunk, Math.min(n, (i + 1) * chunk)));
     }
 
+    /**
+     * On a device-resident backend the denoising loop replays one captured graph for every step (only the step's
+     * time and Euler factor change, on the device), so two steps warm what eight use: the first captures, the
+     * second replays. Elsewhere every step runs the same code, which the JIT warms per call: all steps.
+     */
+    @Override
+    public int prewarmSteps(int steps) {
+        return backend.deviceResident() && !options.bf16ModelInput() ? Math.min(steps, 2) : steps;
+    }
+
     /** Weights held beyond the mapping, plus the DiT and VAE workspaces currently kept. Safe to call during a generation. */
     @Override
     public long residentBytes() {
