@@ -5,6 +5,8 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import java.util.stream.IntStream;
+import java.util.zip.Adler32;
 import java.util.zip.CRC32;
 import java.util.zip.Deflater;
 
@@ -15,6 +17,13 @@ import java.util.zip.Deflater;
  * <p>Chunks: IHDR, one tEXt per entry whose keyword and text are Latin-1 (iTXt with UTF-8 text otherwise),
  * IDAT (zlib stream split into 64 KiB chunks), IEND. Each row gets the filter (None, Sub, Up, Average,
  * Paeth) with the smallest sum of absolute filtered bytes, the usual heuristic.
+ *
+ * <p>A 1024² image is 3 MiB of pixels: filtering and deflating it on one core takes a quarter of a second, a
+ * fifth of a warm GPU request. Both run in parallel on the common pool: rows are filtered in bands, and the
+ * filtered bytes are deflated in fixed segments the way pigz does — each segment a raw deflate stream primed
+ * with the previous 32 KiB as its dictionary and ended by a sync flush (byte-aligned, not final), the last one
+ * finished; concatenated under one zlib header and the Adler-32 of all the data they form one valid zlib
+ * stream. Segments are fixed in size, so the file does not depend on the number of threads.
  */
 public final class PngWriter {
     static final byte[] SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -87,12 +96,21 @@ public final class PngWriter {
         return true;
     }
 
-    /** Rows prefixed with their filter byte. */
+    /** Rows per band filtered by one task. */
+    private static final int FILTER_BAND = 32;
+
+    /** Rows prefixed with their filter byte; bands of rows in parallel (a row's filters read only it and the row above). */
     private byte[] filter(int width, int height, byte[] rgb) {
         int stride = width * 3;
         byte[] out = new byte[(stride + 1) * height];
+        IntStream.range(0, (height + FILTER_BAND - 1) / FILTER_BAND).parallel()
+                .forEach(band -> filterRows(rgb, stride, band * FILTER_BAND, Math.min(height, (band + 1) * FILTER_BAND), out));
+        return out;
+    }
+
+    private void filterRows(byte[] rgb, int stride, int y0, int y1, byte[] out) {
         byte[][] candidates = new byte[5][stride];
-        for (int y = 0; y < height; y++) {
+        for (int y = y0; y < y1; y++) {
             int row = y * stride, prev = row - stride;
             int best = fixedFilter, bestCost = Integer.MAX_VALUE;
             for (int f = 0; f < 5; f++) {
@@ -123,7 +141,6 @@ public final class PngWriter {
             out[o] = (byte) best;
             System.arraycopy(candidates[best], 0, out, o + 1, stride);
         }
-        return out;
     }
 
     static int paeth(int a, int b, int c) {
@@ -132,14 +149,55 @@ public final class PngWriter {
         return pb <= pc ? b : c;
     }
 
-    private static byte[] deflate(byte[] data) {
-        Deflater d = new Deflater(Deflater.DEFAULT_COMPRESSION);
+    /** Bytes of filtered data per deflate segment (fixed: the output must not depend on the thread count). */
+    static final int DEFLATE_SEGMENT = 1 << 18;
+    /** Deflate's window: how much of the preceding data primes a segment. */
+    private static final int WINDOW = 1 << 15;
+
+    /** The zlib stream of {@code data} (default level), its segments deflated in parallel. */
+    static byte[] deflate(byte[] data) {
+        int segments = Math.max(1, (data.length + DEFLATE_SEGMENT - 1) / DEFLATE_SEGMENT);
+        byte[][] parts = new byte[segments][];
+        IntStream.range(0, segments).parallel().forEach(i -> parts[i] = deflateSegment(data, i, segments));
+        Adler32 adler = new Adler32();
+        adler.update(data);
+        int size = 2 + 4;
+        for (byte[] p : parts) size += p.length;
+        byte[] out = new byte[size];
+        out[0] = 0x78;        // CMF: deflate, 32 KiB window
+        out[1] = (byte) 0x9c; // FLG: default level, no dictionary, header checksum
+        int o = 2;
+        for (byte[] p : parts) {
+            System.arraycopy(p, 0, out, o, p.length);
+            o += p.length;
+        }
+        putInt(out, o, (int) adler.getValue());
+        return out;
+    }
+
+    /** Raw deflate of segment {@code i}: primed with the 32 KiB before it, sync-flushed unless it is the last. */
+    private static byte[] deflateSegment(byte[] data, int i, int segments) {
+        int start = i * DEFLATE_SEGMENT, end = Math.min(data.length, start + DEFLATE_SEGMENT);
+        boolean last = i == segments - 1;
+        Deflater d = new Deflater(Deflater.DEFAULT_COMPRESSION, true);
         try {
-            d.setInput(data);
-            d.finish();
-            ByteArrayOutputStream out = new ByteArrayOutputStream(data.length / 2 + 64);
+            if (start > 0) {
+                int dict = Math.min(WINDOW, start);
+                d.setDictionary(data, start - dict, dict);
+            }
+            d.setInput(data, start, end - start);
+            ByteArrayOutputStream out = new ByteArrayOutputStream((end - start) / 2 + 64);
             byte[] buf = new byte[1 << 16];
-            while (!d.finished()) out.write(buf, 0, d.deflate(buf));
+            if (last) {
+                d.finish();
+                while (!d.finished()) out.write(buf, 0, d.deflate(buf));
+            } else {
+                int n; // SYNC_FLUSH: call again while it fills the buffer (Deflater#deflate(byte[], int, int, int))
+                do {
+                    n = d.deflate(buf, 0, buf.length, Deflater.SYNC_FLUSH);
+                    out.write(buf, 0, n);
+                } while (n == buf.length || !d.needsInput());
+            }
             return out.toByteArray();
         } finally {
             d.end();

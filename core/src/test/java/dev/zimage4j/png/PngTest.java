@@ -40,6 +40,40 @@ class PngTest {
     }
 
     @Test
+    void largeImagesDeflateInSegmentsThatFormOneValidZlibStream() throws Exception {
+        int w = 700, h = 400; // 841 KB of filtered rows: several deflate segments
+        assertTrue(w * 3 * h > 3 * PngWriter.DEFLATE_SEGMENT);
+        byte[] rgb = image(w, h, 3);
+        byte[] png = new PngWriter().encode(w, h, rgb, Map.of());
+        assertArrayEquals(rgb, PngReader.decode(png).rgb());
+        // the zlib stream alone, through the JDK's inflater (checks the Adler-32 and that only the last block is final)
+        byte[] data = new byte[3 * PngWriter.DEFLATE_SEGMENT + 12345];
+        new Random(5).nextBytes(data);
+        for (int i = 0; i < data.length / 2; i++) data[i] = (byte) (i % 251); // a compressible half too
+        java.util.zip.Inflater inf = new java.util.zip.Inflater();
+        inf.setInput(PngWriter.deflate(data));
+        byte[] back = new byte[data.length + 1];
+        int n = inf.inflate(back);
+        assertTrue(inf.finished(), "stream ends with the last segment");
+        assertEquals(data.length, n);
+        assertArrayEquals(data, java.util.Arrays.copyOf(back, n));
+        inf.end();
+    }
+
+    @Test
+    void theFileDoesNotDependOnTheNumberOfThreads() throws Exception {
+        byte[] rgb = image(600, 500, 4);
+        byte[] parallel = new PngWriter().encode(600, 500, rgb, Map.of());
+        java.util.concurrent.ForkJoinPool one = new java.util.concurrent.ForkJoinPool(1);
+        try {
+            byte[] single = one.submit(() -> new PngWriter().encode(600, 500, rgb, Map.of())).get();
+            assertArrayEquals(parallel, single);
+        } finally {
+            one.shutdown();
+        }
+    }
+
+    @Test
     void textChunksRoundTripLatin1AndUnicode() {
         Map<String, String> text = new LinkedHashMap<>();
         text.put("prompt", "a red fox in the snow, 35mm photo — “quoted”");
