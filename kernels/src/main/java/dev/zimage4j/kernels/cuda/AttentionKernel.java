@@ -425,15 +425,7 @@ final class AttentionKernel {
         Reg oBase = k.addr(out, k.mad(head, D, vCol0), ob);
         Reg colT = k.iop("shl.b32", t, 1);
         for (int h = 0; h < 2; h++) {
-            Reg l = lRow[h], tmp = k.reg(PtxType.F32);
-            for (int off = 1; off <= 2; off <<= 1) {
-                k.op("shfl.sync.bfly.b32", tmp, l, off, "0x1f", "0xffffffff");
-                k.op("add.f32", l, l, tmp);
-            }
-            Reg inv = k.reg(PtxType.F32);
-            k.op("rcp.rn.f32", inv, l);
-            Reg empty = k.setp("eq.f32", l, Ptx.f32(0f));
-            k.op("selp.f32", inv, Ptx.f32(0f), inv, empty);
+            Reg inv = inverseRowSum(k, lRow[h]);
             Reg row = k.iop("add.u32", rowI, h * 8);
             Reg rowOk = k.setp("lt.u32", row, sq);
             Reg rowPtr = k.addr(oBase, k.iop("mul.lo.s32", row, ldo), ob);
@@ -572,7 +564,7 @@ final class AttentionKernel {
             Reg parity = k.iop("div.u32", k.iop("add.u32", jl, 1), SV);
             k.op("add.u32", parity, parity, 1);
             k.op("and.b32", parity, parity, 1);
-            waitBarrier(k, k.mad(wStage, 8, k.iop("add.u32", bars, 8 * SV)), parity);
+            k.waitMbarrier(k.mad(wStage, 8, k.iop("add.u32", bars, 8 * SV)), parity);
         } else {
             k.op("cp.async.wait_group", PD - 1); // tile j has landed (this thread's copies) …
             k.op("fence.proxy.async.shared::cta"); // … and is visible to the async proxy (wgmma) …
@@ -591,7 +583,7 @@ final class AttentionKernel {
         if (mb) { // consumer part: tile j landed (its (j/SV)-th fill of the stage)
             Reg parity = k.iop("div.u32", j, SV);
             k.op("and.b32", parity, parity, 1);
-            waitBarrier(k, k.mad(rStage, 8, bars), parity);
+            k.waitMbarrier(k.mad(rStage, 8, bars), parity);
             k.op("fence.proxy.async.shared::cta");
         }
         Reg dK = k.reg(PtxType.B64), dV = k.reg(PtxType.B64);
@@ -689,15 +681,7 @@ final class AttentionKernel {
         Reg oBase = k.addr(out, k.mad(head, D, vCol0), ob);
         Reg colT = k.iop("shl.b32", t, 1);
         for (int h = 0; h < 2; h++) {
-            Reg l = lRow[h], tmp = k.reg(PtxType.F32);
-            for (int off = 1; off <= 2; off <<= 1) {
-                k.op("shfl.sync.bfly.b32", tmp, l, off, "0x1f", "0xffffffff");
-                k.op("add.f32", l, l, tmp);
-            }
-            Reg inv = k.reg(PtxType.F32);
-            k.op("rcp.rn.f32", inv, l);
-            Reg empty = k.setp("eq.f32", l, Ptx.f32(0f));
-            k.op("selp.f32", inv, Ptx.f32(0f), inv, empty);
+            Reg inv = inverseRowSum(k, lRow[h]);
             Reg row = k.iop("add.u32", rowI, h * 8);
             Reg rowOk = k.setp("lt.u32", row, sq);
             Reg rowPtr = k.addr(oBase, k.mad(row, ldo, colT), ob);
@@ -715,14 +699,6 @@ final class AttentionKernel {
         return k;
     }
 
-    /** Spins until the mbarrier at {@code bar} has completed the phase of parity {@code parity}. */
-    private static void waitBarrier(Ptx k, Reg bar, Reg parity) {
-        String again = k.newLabel("mbwait");
-        k.label(again);
-        Reg ok = k.reg(PtxType.PRED);
-        k.op("mbarrier.try_wait.parity.shared::cta.b64", ok, at(bar), parity);
-        k.braIf(ok, true, again);
-    }
 
     /** {@code r = (r + step) mod (step·n)}. */
     private static void ring(Ptx k, Reg r, int step, int n) {
@@ -921,4 +897,21 @@ final class AttentionKernel {
             k.op("st.shared.b32", at(k.iop("add.u32", dst, k.mad(r, stride, k.iop("shl.b32", cp, 2)))), packed);
         });
     }
+    /**
+     * 1 / (the row's softmax denominator): {@code l} holds one quad lane's partial sum (the 4 lanes of a quad share
+     * a row in the mma / wgmma accumulator layouts); 0 for a row with no valid key (fully masked: output 0).
+     */
+    private static Reg inverseRowSum(Ptx k, Reg l) {
+        Reg tmp = k.reg(PtxType.F32);
+        for (int off = 1; off <= 2; off <<= 1) {
+            k.op("shfl.sync.bfly.b32", tmp, l, off, "0x1f", "0xffffffff");
+            k.op("add.f32", l, l, tmp);
+        }
+        Reg inv = k.reg(PtxType.F32);
+        k.op("rcp.rn.f32", inv, l);
+        Reg empty = k.setp("eq.f32", l, Ptx.f32(0f));
+        k.op("selp.f32", inv, Ptx.f32(0f), inv, empty);
+        return inv;
+    }
+
 }

@@ -566,17 +566,7 @@ final class GemmKernel {
         Reg aAddr = k.iop("add.u32", k.iop("add.u32", smem, readOff), aRow0);
         Reg bAddr = k.iop("add.u32", k.iop("add.u32", smem, readOff), c.bm() * SROW);
         Reg descA = desc(k, aAddr, hi), descB = desc(k, bAddr, hi);
-        k.op("wgmma.fence.sync.aligned");
-        for (int kk = 0; kk < BK / 16; kk++) {
-            Reg dA = k.reg(PtxType.B64);
-            k.op("add.s64", dA, descA, kk * 2); // +32 B along K inside the swizzled row
-            for (int s = 0; s < sets; s++) {
-                Reg dB = k.reg(PtxType.B64);
-                k.op("add.s64", dB, descB, kk * 2 + (long) s * bn * SROW / 16);
-                k.op("wgmma.mma_async.sync.aligned.m64n" + bn + "k16.f32.bf16.bf16", vec((Object[]) acc[s]), dA, dB, one, 1, 1, 0, 0);
-            }
-        }
-        k.op("wgmma.commit_group.sync.aligned");
+        mmaTile(k, descA, descB, BK, bn, SROW, acc, one);
         k.op("wgmma.wait_group.sync.aligned", 1); // the previous tile's MMAs are done: its stage may be refilled next iteration
         int wrap = S * c.stageBytes();
         for (Reg r : new Reg[]{readOff, writeOff}) {
@@ -703,7 +693,7 @@ final class GemmKernel {
                 k.label(top);
                 k.braIf(k.setp("ge.u32", kt, nk), false, done);
                 Reg empty = k.iop("add.u32", full, 8 * S);
-                waitParity(k, empty, k.iop("xor.b32", phase, 1)); // first round: parity 1 of a fresh barrier passes at once
+                k.waitMbarrier(empty, k.iop("xor.b32", phase, 1)); // first round: parity 1 of a fresh barrier passes at once
                 Reg state = k.reg(PtxType.B64);
                 k.op("mbarrier.arrive.expect_tx.shared::cta.b64", state, at(full), stageBytes); // full boxes count, zero-filled edges included
                 String load = "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes";
@@ -764,20 +754,10 @@ final class GemmKernel {
                 String top = k.newLabel("consume"), done = k.newLabel("consumed");
                 k.label(top);
                 k.braIf(k.setp("ge.u32", kt, nk), false, done);
-                waitParity(k, full, phase);
+                k.waitMbarrier(full, phase);
                 Reg base = k.iop("add.u32", smem, stOff);
                 Reg descA = desc(k, k.iop("add.u32", base, aRow), hi), descB = desc(k, k.iop("add.u32", base, bm * SROW), hi);
-                k.op("wgmma.fence.sync.aligned");
-                for (int kk = 0; kk < c.bk() / 16; kk++) {
-                    Reg dA = k.reg(PtxType.B64);
-                    k.op("add.s64", dA, descA, kk * 2); // +32 B along K inside the swizzled row
-                    for (int s = 0; s < sets; s++) {
-                        Reg dB = k.reg(PtxType.B64);
-                        k.op("add.s64", dB, descB, kk * 2 + (long) s * bn * SROW / 16);
-                        k.op("wgmma.mma_async.sync.aligned.m64n" + bn + "k16.f32.bf16.bf16", vec((Object[]) acc[s]), dA, dB, one, 1, 1, 0, 0);
-                    }
-                }
-                k.op("wgmma.commit_group.sync.aligned");
+                mmaTile(k, descA, descB, c.bk(), bn, SROW, acc, one);
                 k.op("wgmma.wait_group.sync.aligned", 1); // the previous k-tile's group is done: release its buffer
                 Reg rel = k.reg(PtxType.PRED);
                 k.op("setp.ne.and.u32", rel, kt, 0, releaser);
@@ -839,14 +819,6 @@ final class GemmKernel {
         k.op("mul.f32", d, x, t);
     }
 
-    /** Spins until the mbarrier at {@code bar} has completed the phase of parity {@code parity}. */
-    private static void waitParity(Ptx k, Reg bar, Reg parity) {
-        String again = k.newLabel("wait");
-        k.label(again);
-        Reg p = k.reg(PtxType.PRED);
-        k.op("mbarrier.try_wait.parity.shared::cta.b64", p, at(bar), parity);
-        k.braIf(p, true, again);
-    }
 
     /**
      * The wgmma accumulator epilogue by column pairs (N % 8 == 0, y and bias 8-B aligned): accumulator i of warp w holds
@@ -896,6 +868,24 @@ final class GemmKernel {
                 }
             }
         }
+    }
+
+    /**
+     * One k-tile of tensor-core work as one wgmma group: per 16-deep slice, one {@code m64nBNk16} per accumulator set
+     * (set s reads B rows {@code s·bn…}, {@code srow} bytes per shared row), A and B straight from the stage's swizzled shared memory by descriptor.
+     */
+    private static void mmaTile(Ptx k, Reg descA, Reg descB, int bk, int bn, int srow, Reg[][] acc, Reg one) {
+        k.op("wgmma.fence.sync.aligned");
+        for (int kk = 0; kk < bk / 16; kk++) {
+            Reg dA = k.reg(PtxType.B64);
+            k.op("add.s64", dA, descA, kk * 2); // +32 B along K inside the swizzled row
+            for (int s = 0; s < acc.length; s++) {
+                Reg dB = k.reg(PtxType.B64);
+                k.op("add.s64", dB, descB, kk * 2 + (long) s * bn * srow / 16);
+                k.op("wgmma.mma_async.sync.aligned.m64n" + bn + "k16.f32.bf16.bf16", vec((Object[]) acc[s]), dA, dB, one, 1, 1, 0, 0);
+            }
+        }
+        k.op("wgmma.commit_group.sync.aligned");
     }
 
     /** A shared-memory matrix descriptor: {@code (addr >> 4) & 0x3FFF} in bits 0–13, the rest from {@code hi}. */

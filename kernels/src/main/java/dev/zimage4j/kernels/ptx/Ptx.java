@@ -303,6 +303,15 @@ public final class Ptx {
         }
     }
 
+    /** Spins until the shared-memory mbarrier at {@code bar} has completed the phase of parity {@code parity}. */
+    public void waitMbarrier(Reg bar, Reg parity) {
+        String again = newLabel("mbwait");
+        label(again);
+        Reg done = reg(PtxType.PRED);
+        op("mbarrier.try_wait.parity.shared::cta.b64", done, at(bar), parity);
+        braIf(done, true, again);
+    }
+
     private static void requirePred(Reg p) {
         if (p.type() != PtxType.PRED) throw new IllegalArgumentException(p + " is not a predicate");
     }
