@@ -168,7 +168,13 @@ public record EngineConfig(
             if (tree == null || !tree.isObject()) throw new ConfigException("config " + file + " must be a JSON object");
             merged.setAll((ObjectNode) tree);
         }
-        if (overrides != null) merged.setAll(overrides);
+        if (overrides != null)
+            overrides.properties().forEach(e -> {
+                // a flag that sets part of prewarm_on_startup (--prewarm: its resolutions) keeps the file's other fields
+                if (e.getKey().equals("prewarm_on_startup") && merged.get(e.getKey()) instanceof ObjectNode base
+                        && e.getValue() instanceof ObjectNode part) base.setAll(part);
+                else merged.set(e.getKey(), e.getValue());
+            });
         return fromJson(merged, source);
     }
 

@@ -68,6 +68,19 @@ class EngineConfigTest {
     }
 
     @Test
+    void aPrewarmFlagKeepsTheFilesOtherPrewarmSettings() throws Exception {
+        ObjectNode flags = JsonMapper.builder().build().createObjectNode();
+        flags.putObject("prewarm_on_startup").putArray("resolutions").add("64x64"); // what --prewarm 64x64 sets
+        EngineConfig c = EngineConfig.load(file("""
+                {"models": {"a": "/m/a", "b": "/m/b"},
+                 "prewarm_on_startup": {"models": ["b"], "resolutions": ["512x512"], "max_runs": 6, "settle_tolerance": 0.2}}"""), flags);
+        assertEquals(6, c.prewarmOnStartup().maxRuns());
+        assertEquals(0.2, c.prewarmOnStartup().settleTolerance());
+        assertEquals(java.util.List.of("b"), c.prewarmOnStartup().models());
+        assertEquals(java.util.List.of("64x64"), c.prewarmOnStartup().resolutions());
+    }
+
+    @Test
     void unknownKeysAndWrongTypesNameTheKey() throws Exception {
         var unknown = assertThrows(ConfigException.class, () -> EngineConfig.load(file("{\"max_cache_models\": 3}"), null));
         assertTrue(unknown.getMessage().contains("unknown config key 'max_cache_models'"), unknown.getMessage());
