@@ -352,26 +352,7 @@ final class AttentionKernel {
         }
         // scale into the log2 domain, then mask (only tiles that reach past kvEnd or the diagonal)
         for (Reg[] sj : s) for (Reg r : sj) k.op("mul.f32", r, r, scaleLog2);
-        Reg tileEnd = k.iop("add.u32", j0, bc);
-        Reg needMask = k.setp("gt.u32", tileEnd, kvEnd);
-        Reg diag = k.reg(PtxType.PRED);
-        k.op("setp.gt.and.u32", diag, tileEnd, q0, isCausal);
-        k.op("or.pred", needMask, needMask, diag);
-        k.ifThen(needMask, false, () -> {
-            Reg colBase = k.iop("add.u32", j0, k.iop("shl.b32", t, 1));
-            for (int j = 0; j < nS; j++)
-                for (int e = 0; e < 2; e++) {
-                    Reg col = k.iop("add.u32", colBase, j * 8 + e);
-                    Reg beyond = k.setp("ge.u32", col, kvEnd);
-                    for (int h = 0; h < 2; h++) {
-                        Reg row = k.iop("add.u32", rowI, h * 8);
-                        Reg future = k.reg(PtxType.PRED);
-                        k.op("setp.gt.and.u32", future, col, row, isCausal);
-                        k.op("or.pred", future, future, beyond);
-                        k.opIf(future, false, "mov.f32", s[j][2 * h + e], Ptx.f32(Float.NEGATIVE_INFINITY));
-                    }
-                }
-        });
+        maskTile(k, j0, bc, nS, kvEnd, q0, rowI, t, isCausal, (n, h, e) -> s[n][2 * h + e]);
         // online softmax per row half h
         for (int h = 0; h < 2; h++) {
             Reg mx = k.reg(PtxType.F32);
@@ -600,26 +581,7 @@ final class AttentionKernel {
 
         // mask (only tiles reaching past kvEnd or, when causal, past the CTA's first row)
         Reg j0 = k.iop("mul.lo.s32", j, bc);
-        Reg tileEnd = k.iop("add.u32", j0, bc);
-        Reg needMask = k.setp("gt.u32", tileEnd, kvEnd);
-        Reg diag = k.reg(PtxType.PRED);
-        k.op("setp.gt.and.u32", diag, tileEnd, q0, isCausal);
-        k.op("or.pred", needMask, needMask, diag);
-        k.ifThen(needMask, false, () -> {
-            Reg colBase = k.iop("add.u32", j0, k.iop("shl.b32", t, 1));
-            for (int n = 0; n < bc / 8; n++)
-                for (int e = 0; e < 2; e++) {
-                    Reg col = k.iop("add.u32", colBase, n * 8 + e);
-                    Reg beyond = k.setp("ge.u32", col, kvEnd);
-                    for (int h = 0; h < 2; h++) {
-                        Reg row = k.iop("add.u32", rowI, h * 8);
-                        Reg future = k.reg(PtxType.PRED);
-                        k.op("setp.gt.and.u32", future, col, row, isCausal);
-                        k.op("or.pred", future, future, beyond);
-                        k.opIf(future, false, "mov.f32", S[4 * n + 2 * h + e], Ptx.f32(Float.NEGATIVE_INFINITY));
-                    }
-                }
-        });
+        maskTile(k, j0, bc, bc / 8, kvEnd, q0, rowI, t, isCausal, (n, h, e) -> S[4 * n + 2 * h + e]);
         // online softmax, per row half h: S[4n + 2h + e] is row g + 8h, column 8n + 2t + e
         Reg[] alpha = new Reg[2];
         for (int h = 0; h < 2; h++) {
@@ -897,6 +859,40 @@ final class AttentionKernel {
             k.op("st.shared.b32", at(k.iop("add.u32", dst, k.mad(r, stride, k.iop("shl.b32", cp, 2)))), packed);
         });
     }
+    /** The score register of fragment n (8 key columns), row half h (rows g, g + 8), column e of the lane's pair. */
+    @FunctionalInterface
+    private interface ScoreAt {
+        Reg at(int n, int h, int e);
+    }
+
+    /**
+     * Sets to −∞ the scores of a key tile starting at key {@code j0} whose key is past {@code kvEnd} (padding) or,
+     * when causal, after the query row; only tiles reaching past kvEnd or past the CTA's first row {@code q0} pay for
+     * it. Lane layout of mma / wgmma accumulators: fragment n, row {@code rowI + 8h}, column {@code j0 + 8n + 2t + e}.
+     */
+    private static void maskTile(Ptx k, Reg j0, int bc, int fragments, Reg kvEnd, Reg q0, Reg rowI, Reg t, Reg isCausal, ScoreAt score) {
+        Reg tileEnd = k.iop("add.u32", j0, bc);
+        Reg needMask = k.setp("gt.u32", tileEnd, kvEnd);
+        Reg diag = k.reg(PtxType.PRED);
+        k.op("setp.gt.and.u32", diag, tileEnd, q0, isCausal);
+        k.op("or.pred", needMask, needMask, diag);
+        k.ifThen(needMask, false, () -> {
+            Reg colBase = k.iop("add.u32", j0, k.iop("shl.b32", t, 1));
+            for (int n = 0; n < fragments; n++)
+                for (int e = 0; e < 2; e++) {
+                    Reg col = k.iop("add.u32", colBase, n * 8 + e);
+                    Reg beyond = k.setp("ge.u32", col, kvEnd);
+                    for (int h = 0; h < 2; h++) {
+                        Reg row = k.iop("add.u32", rowI, h * 8);
+                        Reg future = k.reg(PtxType.PRED);
+                        k.op("setp.gt.and.u32", future, col, row, isCausal);
+                        k.op("or.pred", future, future, beyond);
+                        k.opIf(future, false, "mov.f32", score.at(n, h, e), Ptx.f32(Float.NEGATIVE_INFINITY));
+                    }
+                }
+        });
+    }
+
     /**
      * 1 / (the row's softmax denominator): {@code l} holds one quad lane's partial sum (the 4 lanes of a quad share
      * a row in the mma / wgmma accumulator layouts); 0 for a row with no valid key (fully masked: output 0).
