@@ -234,13 +234,7 @@ public final class ServerBench implements Command {
         }
 
         long rss() {
-            try {
-                for (String line : Files.readAllLines(Path.of("/proc/" + process.pid() + "/status")))
-                    if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
-            } catch (IOException | RuntimeException e) {
-                return 0;
-            }
-            return 0;
+            return dev.zimage4j.engine.Metrics.residentSetBytes(process.pid());
         }
 
         void stop() throws InterruptedException {

@@ -117,13 +117,7 @@ final class ServerProcess implements AutoCloseable {
 
     /** The process's resident set size in bytes (VmRSS), or 0 once it is gone. */
     long rssBytes() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/" + process.pid() + "/status")))
-                if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
-        } catch (IOException | RuntimeException e) {
-            return 0;
-        }
-        return 0;
+        return dev.zimage4j.engine.Metrics.residentSetBytes(process.pid());
     }
 
     /** CPU time (user + system) the process has used so far, milliseconds; -1 without /proc. */

@@ -134,8 +134,13 @@ public final class Metrics {
 
     /** This process's resident set size from /proc (0 where there is no /proc). */
     public static long residentSetBytes() {
+        return residentSetBytes(ProcessHandle.current().pid());
+    }
+
+    /** Process {@code pid}'s resident set size (VmRSS) from /proc, or 0 where there is none (no /proc, process gone). */
+    public static long residentSetBytes(long pid) {
         try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status")))
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status")))
                 if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
         } catch (IOException | RuntimeException e) {
             return 0;
