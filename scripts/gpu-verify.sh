@@ -19,13 +19,9 @@ stamp() { echo "=== [$((SECONDS - t0)) s] $*"; }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader || true
 
 step1() {
-  stamp "1 GpuCheck"
-  : > "$out/check.log"
-  for g in ${ZIMAGE_CHECK_GROUPS:-gemm attention norms elementwise conv images graphs variants}; do
-    timeout 90 $JAVA $FLAGS -Dzimage.cuda.syncEachLaunch=true -cp "$CP" dev.zimage4j.kernels.cuda.GpuCheck "$g" >> "$out/check.log" 2>&1
-    local rc=$?; [ $rc = 0 ] || { status=1; echo "group $g: exit $rc"; }
-  done
-  echo "check: $(grep -c ' ok ' "$out/check.log") ok, $(grep -c ' FAIL ' "$out/check.log") FAIL"; grep ' FAIL ' "$out/check.log" | head -20
+  stamp "1 GpuCheck (gpu-run.sh's check, every group; ZIMAGE_CHECK_GROUPS narrows it)"
+  ZIMAGE_NO_BENCH=1 bash "$here/gpu-run.sh" > "$out/check-run.log" 2>&1 || status=1
+  tail -1 "$out/check-run.log"; grep ' FAIL ' "$out/check.log" | head -20
 }
 step2() {
   stamp "2 check-reference tiny-a --backend cuda"

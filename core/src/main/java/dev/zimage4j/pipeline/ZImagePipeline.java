@@ -403,7 +403,7 @@ public final class ZImagePipeline implements ImageGenerator {
     public float[] denoise(float[] latents, int latentH, int latentW, Caption positive, Caption negative,
                            FlowMatchSchedule schedule, Guidance guidance, StepListener listener, CancellationToken cancel) {
         if (guidance.enabled() && negative == null) throw new IllegalArgumentException("guidance is on but no negative caption was given");
-        if (backend.deviceResident() && !guidance.enabled() && !options.bf16ModelInput() && (listener == null || !listener.needsLatents())
+        if (deviceLoop() && !guidance.enabled() && (listener == null || !listener.needsLatents())
                 && schedule.steps() <= DitWorkspace.MAX_SCHEDULE_STEPS)
             return denoiseOnDevice(latents, latentH, latentW, positive, schedule, listener, cancel);
         float[] input = options.bf16ModelInput() ? new float[latents.length] : latents;
@@ -533,7 +533,12 @@ public final class ZImagePipeline implements ImageGenerator {
      */
     @Override
     public int prewarmSteps(int steps) {
-        return backend.deviceResident() && !options.bf16ModelInput() ? Math.min(steps, 2) : steps;
+        return deviceLoop() ? Math.min(steps, 2) : steps;
+    }
+
+    /** Whether denoising can run on the device (per request it also needs no guidance and no per-step latents). */
+    private boolean deviceLoop() {
+        return backend.deviceResident() && !options.bf16ModelInput();
     }
 
     /** Weights held beyond the mapping, plus the DiT and VAE workspaces currently kept. Safe to call during a generation. */
