@@ -21,8 +21,7 @@ public final class VaeDecoder implements AutoCloseable {
     private final Backend backend;
     private final VaeConfig config;
     private final VaeWeights.Decoder weights;
-    /** Written under the lock; volatile so that {@link #workspaceBytes()} can read it without waiting for a pass. */
-    private volatile VaeWorkspace cached;
+    private final CachedWorkspace cached = new CachedWorkspace();
 
     public VaeDecoder(Backend backend, VaeConfig config, VaeWeights.Decoder weights) {
         this.backend = backend;
@@ -73,13 +72,9 @@ public final class VaeDecoder implements AutoCloseable {
      */
     public synchronized float[] decode(float[] vaeLatents, int latentH, int latentW) {
         int f = config.downFactor();
-        if (cached == null || cached.height != latentH * f || cached.width != latentW * f) {
-            if (cached != null) cached.close();
-            cached = null;
-            cached = allocate(latentH, latentW);
-        }
+        VaeWorkspace ws = cached.forImage(latentH * f, latentW * f, () -> allocate(latentH, latentW));
         float[] out = new float[config.outChannels() * latentH * f * latentW * f];
-        decode(cached, vaeLatents, out);
+        decode(ws, vaeLatents, out);
         return out;
     }
 
@@ -125,14 +120,12 @@ public final class VaeDecoder implements AutoCloseable {
 
     /** Bytes of the workspace cached by the convenience method (0 when none); answers at once, even during a pass. */
     public long workspaceBytes() {
-        VaeWorkspace ws = cached;
-        return ws == null ? 0 : ws.bytes();
+        return cached.bytes();
     }
 
     /** Frees the cached workspace (the weights belong to the {@link Vae}). */
     @Override
     public synchronized void close() {
-        if (cached != null) cached.close();
-        cached = null;
+        cached.close();
     }
 }

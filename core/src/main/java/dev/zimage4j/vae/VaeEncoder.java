@@ -24,8 +24,7 @@ public final class VaeEncoder implements AutoCloseable {
     private final Backend backend;
     private final VaeConfig config;
     private final VaeWeights.Encoder weights;
-    /** Written under the lock; volatile so that {@link #workspaceBytes()} can read it without waiting for a pass. */
-    private volatile VaeWorkspace cached;
+    private final CachedWorkspace cached = new CachedWorkspace();
 
     /** The posterior of one image: mean and (clamped) log-variance, {@code [latent, h, w]} each. */
     public record Posterior(float[] mean, float[] logvar, int latentH, int latentW) {
@@ -70,12 +69,7 @@ public final class VaeEncoder implements AutoCloseable {
 
     /** Encodes a host image {@code [3, H, W]} in [−1, 1] through a workspace cached for the last size used. */
     public synchronized Posterior encode(float[] image, int height, int width) {
-        if (cached == null || cached.height != height || cached.width != width) {
-            if (cached != null) cached.close();
-            cached = null;
-            cached = allocate(height, width);
-        }
-        return encode(cached, image);
+        return encode(cached.forImage(height, width, () -> allocate(height, width)), image);
     }
 
     /** Uploads {@code image} into {@code ws}, encodes, and splits the output into mean and clamped log-variance. */
@@ -125,14 +119,12 @@ public final class VaeEncoder implements AutoCloseable {
 
     /** Bytes of the workspace cached by the convenience method (0 when none); answers at once, even during a pass. */
     public long workspaceBytes() {
-        VaeWorkspace ws = cached;
-        return ws == null ? 0 : ws.bytes();
+        return cached.bytes();
     }
 
     /** Frees the cached workspace (the weights belong to the {@link Vae}). */
     @Override
     public synchronized void close() {
-        if (cached != null) cached.close();
-        cached = null;
+        cached.close();
     }
 }
